@@ -1,0 +1,1 @@
+"""HTTP and WebSocket edge: thin Litestar controllers, one module per contract resource."""

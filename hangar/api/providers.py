@@ -1,0 +1,147 @@
+"""``/api/providers``: definitions, state and tool history."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, MediaType, Request, Response, delete, get, post, put
+from litestar.di import Provide
+from litestar.params import Parameter
+
+from hangar.api import views
+from hangar.api.deps import command_context, etag, provide_services
+from hangar.app.providers import DeregisterProvider, RegisterProvider, UpdateProvider
+from hangar.app.services import Services
+from hangar.domain.errors import ProviderNotFoundError
+from hangar.domain.provider import calls_stream_id
+from hangar.domain.provider_spec import IdleSeconds, PositiveSeconds, ProviderMode, ProviderSpec, ToolSpec
+
+StateFilter = Literal["cold", "initializing", "ready", "degraded", "dead"]
+CallTimeout = Annotated[float, msgspec.Meta(gt=0, le=3600)]
+
+
+class CreateProviderRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    provider_id: str
+    mode: ProviderMode
+    command: list[str] | None = None
+    image: str | None = None
+    endpoint: str | None = None
+    env: dict[str, str] = {}
+    idle_ttl_s: IdleSeconds = 300
+    health_check_interval_s: PositiveSeconds = 60
+    description: str | None = None
+    volumes: list[str] = []
+    network: str = "none"
+    read_only: bool = True
+    tools: list[ToolSpec] | None = None
+    call_timeout_s: CallTimeout = 30.0
+
+    def spec(self) -> ProviderSpec:
+        fields = msgspec.structs.asdict(self)
+        fields.pop("provider_id")
+        return ProviderSpec(**fields)
+
+
+class UpdateProviderRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    description: str | None | msgspec.UnsetType = msgspec.UNSET
+    env: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
+    idle_ttl_s: IdleSeconds | msgspec.UnsetType = msgspec.UNSET
+    health_check_interval_s: PositiveSeconds | msgspec.UnsetType = msgspec.UNSET
+    command: list[str] | msgspec.UnsetType = msgspec.UNSET
+    image: str | msgspec.UnsetType = msgspec.UNSET
+    endpoint: str | msgspec.UnsetType = msgspec.UNSET
+    volumes: list[str] | msgspec.UnsetType = msgspec.UNSET
+    network: str | msgspec.UnsetType = msgspec.UNSET
+    read_only: bool | msgspec.UnsetType = msgspec.UNSET
+    tools: list[ToolSpec] | None | msgspec.UnsetType = msgspec.UNSET
+    call_timeout_s: CallTimeout | msgspec.UnsetType = msgspec.UNSET
+
+    def changes(self) -> dict[str, Any]:
+        return {
+            f: getattr(self, f)
+            for f in self.__struct_fields__
+            if getattr(self, f) is not msgspec.UNSET
+        }
+
+
+class ProviderCreated(msgspec.Struct):
+    provider_id: str
+    created: bool
+
+
+class ProviderUpdated(msgspec.Struct):
+    provider_id: str
+    updated: bool
+
+
+class ProviderDeleted(msgspec.Struct):
+    provider_id: str
+    deleted: bool
+
+
+class ToolHistory(msgspec.Struct):
+    provider_id: str
+    history: list[dict[str, Any]]
+    total: int
+
+
+class ProviderController(Controller):
+    path = "/api/providers"
+    tags = ["providers"]
+    dependencies = {"services": Provide(provide_services, sync_to_thread=False)}
+
+    @get("/", media_type=MediaType.JSON, summary="List providers")
+    async def list_providers(
+        self, services: Services, state: StateFilter | None = None
+    ) -> Response[views.ProviderListBody]:
+        return Response(services.providers.list_json(state), media_type=MediaType.JSON)  # type: ignore[arg-type]
+
+    @post("/", status_code=201, summary="Create a provider")
+    async def create_provider(
+        self, request: Request, services: Services, data: CreateProviderRequest
+    ) -> Response[ProviderCreated]:
+        await services.bus.execute(
+            RegisterProvider(provider_id=data.provider_id, spec=data.spec()), command_context(request)
+        )
+        view = services.providers.get(data.provider_id)
+        headers = {"Location": f"/api/providers/{data.provider_id}"}
+        if view is not None:
+            headers["ETag"] = etag(view.version)
+        return Response(ProviderCreated(data.provider_id, True), status_code=201, headers=headers)
+
+    @get("/{provider_id:str}", summary="Get one provider")
+    async def get_provider(self, services: Services, provider_id: str) -> Response[views.ProviderDetail]:
+        view = services.providers.get(provider_id)
+        if view is None:
+            raise ProviderNotFoundError(provider_id)
+        return Response(views.provider_detail(services, view), headers={"ETag": etag(view.version)})
+
+    @put("/{provider_id:str}", summary="Update a provider (honours If-Match)")
+    async def update_provider(
+        self, request: Request, services: Services, provider_id: str, data: UpdateProviderRequest
+    ) -> Response[ProviderUpdated]:
+        version = await services.bus.execute(
+            UpdateProvider(provider_id=provider_id, changes=data.changes()), command_context(request)
+        )
+        return Response(ProviderUpdated(provider_id, True), headers={"ETag": etag(version)})
+
+    @delete("/{provider_id:str}", status_code=200, summary="Stop and delete a provider (honours If-Match)")
+    async def delete_provider(self, request: Request, services: Services, provider_id: str) -> ProviderDeleted:
+        await services.bus.execute(DeregisterProvider(provider_id=provider_id), command_context(request))
+        return ProviderDeleted(provider_id, True)
+
+    @get("/{provider_id:str}/tools/history", summary="Tool invocation history from the event store")
+    async def tool_history(
+        self,
+        services: Services,
+        provider_id: str,
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+        from_position: Annotated[int, Parameter(ge=0)] = 0,
+    ) -> ToolHistory:
+        if services.providers.get(provider_id) is None:
+            raise ProviderNotFoundError(provider_id)
+        sid = calls_stream_id(provider_id)
+        records = await services.store.read_stream(sid, from_version=from_position, limit=limit)
+        total = await services.store.count_stream(sid, from_version=from_position)
+        return ToolHistory(provider_id, [views.history_record(r) for r in records], total)

@@ -1,0 +1,145 @@
+"""Response shapes built from the read models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from hangar.app.codec import iso
+from hangar.app.ports import RecordedEvent
+from hangar.app.projections.providers import HealthCheck, ProviderSummary, ProviderView
+from hangar.app.services import Services
+
+SECRET_MARKERS = ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL", "AUTH")
+REDACTED = "***"
+
+
+class ProviderListBody(msgspec.Struct):
+    providers: list[ProviderSummary]
+
+
+class ToolBody(msgspec.Struct):
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+class HealthBody(msgspec.Struct):
+    status: str
+    state: str
+    consecutive_failures: int
+    total_checks: int
+    failed_checks: int
+    last_check: str | None
+    last_error: str | None
+    circuit_breaker_state: str
+    history: list[HealthCheck]
+
+
+class ProviderConfigBody(msgspec.Struct):
+    mode: str
+    command: list[str] | None
+    image: str | None
+    endpoint: str | None
+    env: dict[str, str]
+    idle_ttl_s: int
+    health_check_interval_s: int
+    volumes: list[str]
+    network: str
+    read_only: bool
+    call_timeout_s: float
+
+
+class ProviderDetail(msgspec.Struct):
+    provider: str
+    provider_id: str
+    state: str
+    mode: str
+    alive: bool
+    tools_count: int
+    health_status: str
+    tools_predefined: bool
+    description: str | None
+    tools: list[ToolBody]
+    health: HealthBody
+    config: ProviderConfigBody
+    circuit_breaker_state: str
+    version: int
+    created_at: str
+    updated_at: str
+    last_started_at: str | None
+    startup_duration_ms: float | None
+    tool_calls_total: int
+    tool_calls_failed: int
+
+
+def redact_env(env: dict[str, str]) -> dict[str, str]:
+    """Values whose names look secret are never shown."""
+    return {k: (REDACTED if any(m in k.upper() for m in SECRET_MARKERS) else v) for k, v in env.items()}
+
+
+def tools_body(view: ProviderView) -> list[ToolBody]:
+    return [ToolBody(t.name, t.description, t.input_schema) for t in view.visible_tools]
+
+
+def health_body(view: ProviderView) -> HealthBody:
+    return HealthBody(
+        status=view.health_status,
+        state=view.state,
+        consecutive_failures=view.consecutive_failures,
+        total_checks=view.total_checks,
+        failed_checks=view.failed_checks,
+        last_check=view.last_health_check_at,
+        last_error=view.last_error,
+        circuit_breaker_state=view.breaker_state,
+        history=list(view.health_history),
+    )
+
+
+def provider_detail(services: Services, view: ProviderView) -> ProviderDetail:
+    s = view.spec
+    summary = services.providers.summary(view)
+    return ProviderDetail(
+        provider=view.provider_id,
+        provider_id=view.provider_id,
+        state=view.state,
+        mode=s.mode,
+        alive=summary.alive,
+        tools_count=summary.tools_count,
+        health_status=summary.health_status,
+        tools_predefined=summary.tools_predefined,
+        description=s.description,
+        tools=tools_body(view),
+        health=health_body(view),
+        config=ProviderConfigBody(
+            mode=s.mode,
+            command=s.command,
+            image=s.image,
+            endpoint=s.endpoint,
+            env=redact_env(s.env),
+            idle_ttl_s=s.idle_ttl_s,
+            health_check_interval_s=s.health_check_interval_s,
+            volumes=s.volumes,
+            network=s.network,
+            read_only=s.read_only,
+            call_timeout_s=s.call_timeout_s,
+        ),
+        circuit_breaker_state=view.breaker_state,
+        version=view.version,
+        created_at=view.created_at,
+        updated_at=view.updated_at,
+        last_started_at=view.last_started_at,
+        startup_duration_ms=view.startup_duration_ms,
+        tool_calls_total=view.calls_total,
+        tool_calls_failed=view.calls_failed,
+    )
+
+
+def history_record(rec: RecordedEvent) -> dict[str, Any]:
+    record: dict[str, Any] = msgspec.json.decode(rec.data)
+    record["position"] = rec.stream_version
+    record["global_position"] = rec.position
+    record["event_id"] = rec.event_id
+    record["timestamp"] = iso(rec.recorded_at)
+    return record

@@ -1,0 +1,90 @@
+"""WebSocket streams: ``/api/ws/events`` and ``/api/ws/state``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import msgspec
+from litestar import WebSocket, websocket
+from litestar.di import Provide
+from litestar.exceptions import WebSocketDisconnect
+
+from hangar.api.deps import provide_services
+from hangar.app.hub import Subscriber
+from hangar.app.services import Services
+
+# 1013 "try again later": the client fell behind and was dropped.
+CLOSE_TOO_SLOW = 1013
+
+
+class StreamFilter(msgspec.Struct, forbid_unknown_fields=True):
+    event_types: list[str] | None = None
+    provider_ids: list[str] | None = None
+
+
+_filter_decoder = msgspec.json.Decoder(StreamFilter)
+
+
+async def _receive_filters(socket: WebSocket, sub: Subscriber) -> None:
+    while True:
+        text = await socket.receive_data(mode="text")
+        try:
+            f = _filter_decoder.decode(text)
+        except msgspec.DecodeError as exc:
+            await socket.send_json(
+                {"error": "ValidationError", "message": f"invalid filter: {exc}", "status_code": 422}
+            )
+            continue
+        sub.set_filter(f.event_types, f.provider_ids)
+        await socket.send_json({"filter": msgspec.to_builtins(f)})
+
+
+async def _send_frames(socket: WebSocket, sub: Subscriber) -> None:
+    while True:
+        frame = await sub.queue.get()
+        await socket.send_data(frame.decode(), mode="text")
+
+
+async def stream(socket: WebSocket, sub: Subscriber) -> None:
+    """Pump frames to the client until it leaves or falls too far behind."""
+    tasks = [
+        asyncio.create_task(_send_frames(socket, sub)),
+        asyncio.create_task(_receive_filters(socket, sub)),
+        asyncio.create_task(sub.overflowed.wait()),
+    ]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    if sub.overflowed.is_set():
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(socket.close(code=CLOSE_TOO_SLOW, reason="client too slow"), 2)
+
+
+async def _serve(socket: WebSocket, services: Services, event_types: list[str] | None) -> None:
+    await socket.accept()
+    sub = services.hub.subscribe(event_types=event_types)
+    try:
+        await stream(socket, sub)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        services.hub.unsubscribe(sub)
+
+
+_deps = {"services": Provide(provide_services, sync_to_thread=False)}
+
+
+@websocket("/api/ws/events", dependencies=_deps)
+async def events_stream(socket: WebSocket, services: Services) -> None:
+    """Every domain event as one flat JSON frame; send a filter object to narrow it."""
+    await _serve(socket, services, None)
+
+
+@websocket("/api/ws/state", dependencies=_deps)
+async def state_stream(socket: WebSocket, services: Services) -> None:
+    """``ProviderStateChanged`` frames only."""
+    await _serve(socket, services, ["ProviderStateChanged"])

@@ -1,0 +1,77 @@
+"""Encoding domain events for the store, and decoding them back.
+
+Events are encoded once, at append; the bytes stored are the flat tagged JSON of the event, so
+a WebSocket frame is built by splicing the envelope fields in front of those bytes, with no
+decode and re-encode per client.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from hangar.app.ports import NewEvent, RecordedEvent
+from hangar.domain.events import DomainEvent, Event
+
+_encoder = msgspec.json.Encoder()
+_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(DomainEvent)
+
+
+class EventMetadata(msgspec.Struct, frozen=True, omit_defaults=True):
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    principal: str | None = None
+    instance: str | None = None
+
+
+_meta_decoder = msgspec.json.Decoder(EventMetadata)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def encode(event: Event, metadata: EventMetadata, event_id: str | None = None) -> NewEvent:
+    return NewEvent(
+        event_id=event_id or new_id(),
+        event_type=type(event).__name__,
+        data=_encoder.encode(event),
+        metadata=_encoder.encode(metadata),
+    )
+
+
+def decode(recorded: RecordedEvent) -> Event:
+    event: Event = _decoder.decode(recorded.data)
+    return event
+
+
+def decode_metadata(recorded: RecordedEvent) -> EventMetadata:
+    return _meta_decoder.decode(recorded.metadata)
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+def frame(recorded: RecordedEvent) -> bytes:
+    """The flat WebSocket frame: envelope fields, then the event's own fields."""
+    head = _encoder.encode(
+        {
+            "event_id": recorded.event_id,
+            "stream_id": recorded.stream_id,
+            "position": recorded.position,
+            "recorded_at": iso(recorded.recorded_at),
+        }
+    )
+    data = recorded.data
+    if len(data) <= 2:  # an event with no fields beyond its tag cannot occur, but stay valid
+        return head
+    return head[:-1] + b"," + data[1:]
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,94 @@
+"""Feeds every committed event, in commit order, to the read models and live listeners."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from collections.abc import Callable, Sequence
+
+import structlog
+
+from hangar.app import codec
+from hangar.app.ports import EventStore, RecordedEvent
+from hangar.app.projections.base import Projection
+from hangar.domain.events import Event
+
+log = structlog.get_logger("hangar.projector")
+
+Listener = Callable[[RecordedEvent, Event], None]
+
+
+class Projector:
+    def __init__(self, store: EventStore, projections: Sequence[Projection]) -> None:
+        self._store = store
+        self.projections = list(projections)
+        self._listeners: list[Listener] = []
+        self.position = 0
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+        self._task: asyncio.Task[None] | None = None
+        self.undecodable = 0
+
+    def add_listener(self, listener: Listener) -> None:
+        """Listeners run synchronously on the projector task and must never block."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="hangar-projector")
+        # Serve nothing until the read models have caught up with the log.
+        await self.wait_for(await self._store.last_position())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+            self._task = None
+        for _, _, fut in self._waiters:
+            if not fut.done():
+                fut.cancel()
+        self._waiters.clear()
+
+    async def wait_for(self, position: int) -> None:
+        """Return once every event up to ``position`` is in the read models."""
+        if position <= self.position:
+            return
+        if self._task is not None and self._task.done():
+            raise RuntimeError("projector is not running")
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (position, next(self._seq), fut))
+        await fut
+
+    def apply(self, rec: RecordedEvent) -> None:
+        try:
+            event = codec.decode(rec)
+        except Exception:
+            # An unreadable event is logged and skipped rather than halting every read model.
+            self.undecodable += 1
+            log.error("undecodable_event", position=rec.position, event_type=rec.event_type)
+            self.position = rec.position
+            return
+        for projection in self.projections:
+            projection.apply(rec, event)
+        self.position = rec.position
+        for listener in self._listeners:
+            try:
+                listener(rec, event)
+            except Exception:
+                log.exception("listener_failed", event_type=rec.event_type)
+
+    async def _run(self) -> None:
+        async for rec in self._store.subscribe(self.position):
+            self.apply(rec)
+            waiters = self._waiters
+            while waiters and waiters[0][0] <= self.position:
+                _, _, fut = heapq.heappop(waiters)
+                if not fut.done():
+                    fut.set_result(None)

@@ -1,0 +1,107 @@
+"""Commands and handlers that change provider definitions."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import msgspec
+
+from hangar.app.bus import CommandBus, CommandContext
+from hangar.app.codec import EventMetadata
+from hangar.app.repository import ProviderRepository
+from hangar.domain.errors import ValidationError
+from hangar.domain.events import Event
+from hangar.domain.provider import Provider
+from hangar.domain.provider_spec import ProviderSpec, check_provider_id, check_spec
+
+
+class RegisterProvider(msgspec.Struct, frozen=True, kw_only=True):
+    provider_id: str
+    spec: ProviderSpec
+    upsert: bool = False
+    """Register, or update when it exists with another definition (config sync at start)."""
+
+
+class UpdateProvider(msgspec.Struct, frozen=True, kw_only=True):
+    provider_id: str
+    changes: dict[str, Any]
+
+
+class DeregisterProvider(msgspec.Struct, frozen=True, kw_only=True):
+    provider_id: str
+
+
+class DefinitionHooks(Protocol):
+    """What the runtime must do around a definition change (restart, stop)."""
+
+    async def before_deregister(self, provider_id: str, ctx: CommandContext) -> None: ...
+
+    async def after_update(self, provider_id: str, ctx: CommandContext) -> None: ...
+
+
+class NoHooks:
+    async def before_deregister(self, provider_id: str, ctx: CommandContext) -> None:
+        return None
+
+    async def after_update(self, provider_id: str, ctx: CommandContext) -> None:
+        return None
+
+
+UPDATABLE_FIELDS = frozenset(ProviderSpec.__struct_fields__) - {"mode"}
+
+
+def apply_changes(spec: ProviderSpec, changes: dict[str, Any]) -> ProviderSpec:
+    unknown = set(changes) - UPDATABLE_FIELDS
+    if unknown:
+        raise ValidationError(f"Fields cannot be updated: {', '.join(sorted(unknown))}")
+    merged = msgspec.structs.asdict(spec) | changes
+    try:
+        new = msgspec.convert(merged, ProviderSpec)
+    except msgspec.ValidationError as exc:
+        raise ValidationError(str(exc)) from None
+    check_spec(new)
+    return new
+
+
+class ProviderDefinitions:
+    def __init__(self, repo: ProviderRepository, hooks: DefinitionHooks | None = None) -> None:
+        self.repo = repo
+        self.hooks: DefinitionHooks = hooks or NoHooks()
+
+    def register_with(self, bus: CommandBus) -> None:
+        bus.register(RegisterProvider, self.register)
+        bus.register(UpdateProvider, self.update)
+        bus.register(DeregisterProvider, self.deregister)
+
+    async def register(self, cmd: RegisterProvider, ctx: CommandContext, meta: EventMetadata) -> bool:
+        """Returns whether anything was recorded."""
+        check_provider_id(cmd.provider_id)
+        check_spec(cmd.spec)
+
+        def decide(p: Provider) -> list[Event]:
+            if cmd.upsert and p.exists:
+                return p.update(cmd.spec)
+            return p.register(cmd.spec)
+
+        res = await self.repo.execute(cmd.provider_id, decide, meta, if_match=ctx.if_match)
+        if cmd.upsert and res.events and type(res.events[0]).__name__ == "ProviderUpdated":
+            await self.hooks.after_update(cmd.provider_id, ctx)
+        return bool(res.events)
+
+    async def update(self, cmd: UpdateProvider, ctx: CommandContext, meta: EventMetadata) -> int:
+        """Returns the aggregate version after the update."""
+        res = await self.repo.execute(
+            cmd.provider_id, lambda p: p.update(apply_changes(p.spec, cmd.changes)), meta,
+            if_match=ctx.if_match,
+        )
+        if res.events:
+            await self.hooks.after_update(cmd.provider_id, ctx)
+        return res.aggregate.version
+
+    async def deregister(
+        self, cmd: DeregisterProvider, ctx: CommandContext, meta: EventMetadata
+    ) -> None:
+        # Check the precondition before stopping anything: a stale If-Match must change nothing.
+        await self.repo.check(cmd.provider_id, ctx.if_match)
+        await self.hooks.before_deregister(cmd.provider_id, ctx)
+        await self.repo.execute(cmd.provider_id, lambda p: p.deregister(), meta)

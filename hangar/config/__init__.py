@@ -1,0 +1,1 @@
+"""The YAML configuration: one msgspec schema, strict about unknown keys."""

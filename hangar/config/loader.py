@@ -1,0 +1,127 @@
+"""Reading and validating the YAML file."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import yaml
+
+from hangar.config.schema import HangarConfig, ProviderConfig
+from hangar.domain.errors import ValidationError
+from hangar.domain.provider_spec import ProviderSpec, check_provider_id, check_spec
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(ValidationError):
+    """The configuration is invalid; the message names every offending key."""
+
+
+def _interpolate(node: Any, path: str) -> Any:
+    if isinstance(node, str):
+        def sub(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            value = os.environ.get(name, default)
+            if value is None:
+                raise ConfigError(f"{path}: environment variable '{name}' is not set")
+            return value
+
+        return _ENV_REF.sub(sub, node)
+    if isinstance(node, dict):
+        return {k: _interpolate(v, f"{path}.{k}" if path else str(k)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_interpolate(v, f"{path}[{i}]") for i, v in enumerate(node)]
+    return node
+
+
+def _friendly(exc: msgspec.ValidationError, prefix: str = "") -> str:
+    # msgspec says "Object contains unknown field `x` - at `$.providers.math`"; operators want
+    # the dotted key path first: "providers.math.x: unknown field".
+    text = str(exc)
+    where, what = "", text
+    m = re.match(r"Object contains unknown field `([^`]+)`(?: - at `\$\.?([^`]*)`)?", text)
+    if m:
+        where, what = ".".join(p for p in (m.group(2) or "", m.group(1)) if p), "unknown field"
+    else:
+        m = re.match(r"(.*) - at `\$\.?([^`]*)`", text)
+        if m:
+            where, what = m.group(2), m.group(1)
+    path = ".".join(p for p in (prefix, where) if p)
+    return f"{path}: {what}" if path else what
+
+
+MAPPING_SECTIONS: dict[str, type] = {"providers": ProviderConfig}
+
+
+def parse_config(text: str, source: str = "<config>") -> HangarConfig:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping")
+    raw = _interpolate(raw, "")
+    # msgspec reports a dict entry as ``providers[...]``; checking mapping sections entry by
+    # entry first lets the message name the entry's key.
+    for section, entry_type in MAPPING_SECTIONS.items():
+        entries = raw.get(section)
+        if not isinstance(entries, dict):
+            continue
+        for name, body in entries.items():
+            try:
+                msgspec.convert(body, entry_type)
+            except msgspec.ValidationError as exc:
+                raise ConfigError(f"{source}: {_friendly(exc, f'{section}.{name}')}") from None
+    try:
+        cfg = msgspec.convert(raw, HangarConfig)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{source}: {_friendly(exc)}") from None
+    for name, pc in cfg.providers.items():
+        try:
+            check_provider_id(name)
+            check_spec(to_spec(pc))
+        except ValidationError as exc:
+            raise ConfigError(f"{source}: providers.{name}: {exc.message}") from None
+    return cfg
+
+
+def load_config(path: str | os.PathLike[str] | None) -> HangarConfig:
+    if path is None:
+        return HangarConfig()
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {p}: {exc.strerror}") from None
+    return parse_config(text, str(p))
+
+
+def to_spec(pc: ProviderConfig) -> ProviderSpec:
+    command: list[str] | None
+    if isinstance(pc.command, str):
+        command = [pc.command, *pc.args]
+    elif pc.command is not None:
+        command = [*pc.command, *pc.args]
+    else:
+        command = None
+    return ProviderSpec(
+        mode=pc.mode,
+        command=command,
+        image=pc.image,
+        endpoint=pc.endpoint,
+        env=dict(pc.env),
+        idle_ttl_s=pc.idle_ttl_s,
+        health_check_interval_s=pc.health_check_interval_s,
+        description=pc.description,
+        volumes=list(pc.volumes),
+        network=pc.network,
+        read_only=pc.read_only,
+        tools=pc.tools,
+        call_timeout_s=pc.call_timeout_s,
+    )

@@ -1,0 +1,1 @@
+"""Pure domain model: events, aggregates, errors. No I/O, no framework imports."""

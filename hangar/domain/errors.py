@@ -1,0 +1,72 @@
+"""Domain and application errors.
+
+Each error carries the HTTP status it maps to in exactly one place: ``hangar.api.errors``
+turns any ``HangarError`` into the contract's envelope ``{"error", "message", "status_code"}``.
+"""
+
+from __future__ import annotations
+
+
+class HangarError(Exception):
+    """Base of every error Hangar raises on purpose."""
+
+    status_code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    @property
+    def error_type(self) -> str:
+        return type(self).__name__
+
+
+class ValidationError(HangarError):
+    status_code = 422
+
+
+class NotFoundError(HangarError):
+    status_code = 404
+
+
+class ProviderNotFoundError(NotFoundError):
+    def __init__(self, provider_id: str) -> None:
+        super().__init__(f"Provider '{provider_id}' not found")
+        self.provider_id = provider_id
+
+
+class AlreadyExistsError(HangarError):
+    status_code = 409
+
+
+class InvalidTransitionError(HangarError):
+    status_code = 409
+
+
+class ConcurrencyError(HangarError):
+    """The stream moved on since the caller read it (optimistic concurrency)."""
+
+    status_code = 409
+
+    def __init__(self, stream_id: str, expected: int | None, actual: int) -> None:
+        super().__init__(
+            f"Stream '{stream_id}' is at version {actual}, expected {expected}"
+        )
+        self.stream_id = stream_id
+        self.expected = expected
+        self.actual = actual
+
+
+class PreconditionFailedError(HangarError):
+    """``If-Match`` named a version the resource no longer has."""
+
+    status_code = 412
+
+
+class NoSnapshotError(HangarError):
+    # The contract documents this one case as a 500.
+    status_code = 500
+
+    def __init__(self, stream_id: str) -> None:
+        super().__init__(f"No snapshot exists for stream '{stream_id}'")
+        self.stream_id = stream_id

@@ -1,0 +1,94 @@
+"""Helpers for tests that run Hangar as a real server process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_config(path: Path, body: str = "") -> Path:
+    path.write_text(body or "providers: {}\n")
+    return path
+
+
+class HangarProcess:
+    """``hangar serve`` in a subprocess on a free port, with its own database and config."""
+
+    def __init__(self, workdir: Path, config: Path | None = None, db_url: str | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        self.workdir = workdir
+        self.config = config or write_config(workdir / "hangar.yaml")
+        self.db_url = db_url or f"sqlite+aiosqlite:///{workdir / 'hangar.db'}"
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = env or {}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = workdir / f"hangar-{self.port}.log"
+
+    def start(self, timeout: float = 30.0) -> HangarProcess:
+        env = {**os.environ, **self.env}
+        env.pop("HANGAR_DB_URL", None)
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "hangar.cli", "serve", "--config", str(self.config),
+             "--port", str(self.port), "--db", self.db_url],
+            cwd=self.workdir, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"hangar exited with {self.proc.returncode}: {self.log()}")
+            try:
+                if httpx.get(self.base + "/api/system", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.kill()
+        raise RuntimeError(f"hangar did not become ready: {self.log()}")
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text()[-4000:]
+        except OSError:
+            return ""
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks run, as in a crash."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+        self._close_log()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._close_log()
+
+    def _close_log(self) -> None:
+        log = getattr(self, "_log", None)
+        if log is not None and not log.closed:
+            log.close()
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base, timeout=30)
