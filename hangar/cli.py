@@ -22,7 +22,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         loop="uvloop",
         http="httptools",
-        ws="websockets",
+        ws="websockets-sansio",
         log_level="warning",
         access_log=False,
         lifespan="on",

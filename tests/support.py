@@ -92,3 +92,50 @@ class HangarProcess:
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.base, timeout=30)
+
+
+STDIO_FIXTURE = REPO / "tests" / "fixtures" / "stdio_server.py"
+
+
+def fixture_provider(provider_id: str, mark: str, **fields: object) -> dict[str, object]:
+    """A create body for the SDK-built stdio fixture server, tagged so /proc can find it."""
+    env = {"HANGAR_TEST_MARK": mark, **dict(fields.pop("env", {}) or {})}  # type: ignore[call-overload]
+    return {"provider_id": provider_id, "mode": "subprocess",
+            "command": [sys.executable, str(STDIO_FIXTURE)], "env": env, **fields}
+
+
+def pids_with_mark(mark: str) -> list[int]:
+    """Live (non-zombie) processes whose environment carries ``HANGAR_TEST_MARK=mark``."""
+    needle = f"HANGAR_TEST_MARK={mark}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if needle not in f.read().split(b"\0"):
+                    continue
+            with open(f"/proc/{entry}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            found.append(int(entry))
+    return found
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_until(predicate: object, timeout: float = 10.0, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(interval)
+    return bool(predicate())  # type: ignore[operator]

@@ -11,6 +11,7 @@ from litestar.openapi import OpenAPIConfig
 
 from hangar.api.errors import EXCEPTION_HANDLERS
 from hangar.api.maintenance import MaintenanceController
+from hangar.api.provider_runtime import ProviderRuntimeController, provider_logs_stream
 from hangar.api.providers import ProviderController
 from hangar.api.system import SystemController, package_version
 from hangar.api.ws import events_stream, state_stream
@@ -18,6 +19,7 @@ from hangar.app.services import Services
 from hangar.config.loader import load_config
 from hangar.config.schema import HangarConfig
 from hangar.observability.logging import configure_logging
+from hangar.runtime.connector import RuntimeConnector
 from hangar.store import create_event_store, migrate
 
 DEFAULT_DB_URL = "sqlite+aiosqlite:///./data/hangar.db"
@@ -42,7 +44,7 @@ def create_app(
             batch_max=cfg.event_store.batch_max,
             sqlite_synchronous=cfg.event_store.sqlite_synchronous,
         )
-        services = Services(store, cfg, config_path)
+        services = Services(store, RuntimeConnector(), cfg, config_path)
         await services.start()
         app.state.services = services
         try:
@@ -53,6 +55,8 @@ def create_app(
     return Litestar(
         route_handlers=[
             ProviderController,
+            ProviderRuntimeController,
+            provider_logs_stream,
             SystemController,
             MaintenanceController,
             events_stream,

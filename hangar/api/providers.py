@@ -93,9 +93,11 @@ class ProviderController(Controller):
 
     @get("/", media_type=MediaType.JSON, summary="List providers")
     async def list_providers(
-        self, services: Services, state: StateFilter | None = None
+        self,
+        services: Services,
+        state_filter: Annotated[StateFilter | None, Parameter(query="state")] = None,
     ) -> Response[views.ProviderListBody]:
-        return Response(services.providers.list_json(state), media_type=MediaType.JSON)  # type: ignore[arg-type]
+        return Response(services.providers.list_json(state_filter), media_type=MediaType.JSON)  # type: ignore[arg-type]
 
     @post("/", status_code=201, summary="Create a provider")
     async def create_provider(

@@ -23,6 +23,7 @@ class ToolBody(msgspec.Struct):
     name: str
     description: str
     parameters: dict[str, Any]
+    inputSchema: dict[str, Any]  # noqa: N815 - the same schema under its MCP name
 
 
 class HealthBody(msgspec.Struct):
@@ -34,6 +35,9 @@ class HealthBody(msgspec.Struct):
     last_check: str | None
     last_error: str | None
     circuit_breaker_state: str
+    total_invocations: int
+    total_failures: int
+    success_rate: float | None
     history: list[HealthCheck]
 
 
@@ -80,7 +84,7 @@ def redact_env(env: dict[str, str]) -> dict[str, str]:
 
 
 def tools_body(view: ProviderView) -> list[ToolBody]:
-    return [ToolBody(t.name, t.description, t.input_schema) for t in view.visible_tools]
+    return [ToolBody(t.name, t.description, t.input_schema, t.input_schema) for t in view.visible_tools]
 
 
 def health_body(view: ProviderView) -> HealthBody:
@@ -93,6 +97,11 @@ def health_body(view: ProviderView) -> HealthBody:
         last_check=view.last_health_check_at,
         last_error=view.last_error,
         circuit_breaker_state=view.breaker_state,
+        total_invocations=view.calls_total,
+        total_failures=view.calls_failed,
+        success_rate=(
+            round((view.calls_total - view.calls_failed) / view.calls_total, 4) if view.calls_total else None
+        ),
         history=list(view.health_history),
     )
 

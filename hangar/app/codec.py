@@ -65,6 +65,7 @@ def frame(recorded: RecordedEvent) -> bytes:
             "stream_id": recorded.stream_id,
             "position": recorded.position,
             "recorded_at": iso(recorded.recorded_at),
+            "occurred_at": recorded.recorded_at,
         }
     )
     data = recorded.data

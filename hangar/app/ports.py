@@ -6,10 +6,12 @@ The event store deals in bytes: encoding and decoding of domain events happens i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from typing import Protocol
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, Protocol
 
 import msgspec
+
+from hangar.domain.provider_spec import ProviderSpec, ToolSpec
 
 # ``expected_version`` sentinel: append without an optimistic-concurrency check.
 ANY_VERSION: int | None = None
@@ -97,3 +99,70 @@ class EventStore(Protocol):
     def subscribe(self, from_position: int = 0) -> AsyncIterator[RecordedEvent]:
         """Every event after ``from_position``: catch-up first, then live, in commit order."""
         ...
+
+
+# --- the runtime port ---------------------------------------------------------------------------
+
+
+class CallOutcome(msgspec.Struct, frozen=True):
+    content: list[dict[str, Any]]
+    is_error: bool = False
+    structured_content: dict[str, Any] | None = None
+
+
+class ServerIdentity(msgspec.Struct, frozen=True):
+    name: str = ""
+    version: str = ""
+
+
+class LogLine(Protocol):
+    timestamp: str
+    line: str
+    provider_id: str
+    stream: str
+
+
+class LogSource(Protocol):
+    def tail(self, n: int | None = None) -> Sequence[Any]: ...
+
+    def subscribe(self, maxsize: int | None = None) -> AsyncIterator[Any]: ...
+
+
+class ProviderConnection(Protocol):
+    """One live connection to a provider. Every failure is raised as a domain error:
+    ``ProviderUnavailableError`` (cannot start/reach), ``ProviderError`` (crashed, protocol or
+    JSON-RPC error), ``ProviderTimeoutError`` (no answer in time), ``ValidationError`` (the
+    provider rejected the arguments)."""
+
+    @property
+    def alive(self) -> bool: ...
+
+    async def start(self) -> ServerIdentity: ...
+
+    async def list_tools(self) -> list[ToolSpec]: ...
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], timeout_s: float) -> CallOutcome: ...
+
+    async def ping(self, timeout_s: float) -> float: ...
+
+    async def close(self) -> None: ...
+
+
+class ProviderConnector(Protocol):
+    """Makes connections for provider definitions (subprocess, docker, remote)."""
+
+    def connect(
+        self,
+        provider_id: str,
+        spec: ProviderSpec,
+        on_exit: Callable[[str], None],
+        on_tools_changed: Callable[[], None],
+    ) -> ProviderConnection:
+        """``on_exit(reason)`` fires when the provider goes away on its own (not on close)."""
+        ...
+
+    def logs(self, provider_id: str) -> LogSource: ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...

@@ -10,9 +10,12 @@ import uuid
 import structlog
 
 from hangar.app.bus import SYSTEM, CommandBus
+from hangar.app.codec import new_id
 from hangar.app.hub import EventHub
+from hangar.app.invoke import Invoker
+from hangar.app.lifecycle import Lifecycle, register_lifecycle_commands
 from hangar.app.maintenance import Maintenance
-from hangar.app.ports import EventStore
+from hangar.app.ports import EventStore, ProviderConnector
 from hangar.app.projections.providers import ProvidersProjection
 from hangar.app.projector import Projector
 from hangar.app.providers import ProviderDefinitions, RegisterProvider
@@ -24,7 +27,10 @@ log = structlog.get_logger("hangar")
 
 
 class Services:
-    def __init__(self, store: EventStore, config: HangarConfig, config_path: str | None = None) -> None:
+    def __init__(
+        self, store: EventStore, connector: ProviderConnector, config: HangarConfig,
+        config_path: str | None = None,
+    ) -> None:
         self.store = store
         self.config = config
         self.config_path = config_path
@@ -37,8 +43,15 @@ class Services:
         self.repo = ProviderRepository(
             store, self.projector.wait_for, snapshot_every=config.event_store.snapshot_every
         )
-        self.definitions = ProviderDefinitions(self.repo)
+        self.connector = connector
+        self.lifecycle = Lifecycle(
+            self.repo, connector, config.runtime,
+            lambda ctx: ctx.metadata(new_id(), self.instance_id),
+        )
+        register_lifecycle_commands(self.bus, self.lifecycle)
+        self.definitions = ProviderDefinitions(self.repo, self.lifecycle)
         self.definitions.register_with(self.bus)
+        Invoker(store, self.lifecycle, self.providers, self.projector).register_with(self.bus)
         Maintenance(store).register_with(self.bus)
         self.started_monotonic = time.monotonic()
 
@@ -49,6 +62,8 @@ class Services:
     async def start(self) -> None:
         await self.store.start()
         await self.projector.start()
+        await self.lifecycle.start()
+        await self.reconcile_after_restart()
         await self.apply_config_providers()
         self.started_monotonic = time.monotonic()
 
@@ -61,6 +76,14 @@ class Services:
             if changed:
                 log.info("config_provider_applied", provider_id=name)
 
+    async def reconcile_after_restart(self) -> None:
+        """After a crash the log may say a provider is running while no process exists: record
+        that it is cold, so state and reality agree before anything is served."""
+        for view in list(self.providers.views.values()):
+            if view.state != "cold":
+                await self.lifecycle.stop(view.provider_id, "hangar_restart")
+
     async def close(self) -> None:
+        await self.lifecycle.close()
         await self.projector.stop()
         await self.store.close()

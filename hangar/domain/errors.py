@@ -70,3 +70,30 @@ class NoSnapshotError(HangarError):
     def __init__(self, stream_id: str) -> None:
         super().__init__(f"No snapshot exists for stream '{stream_id}'")
         self.stream_id = stream_id
+
+
+class ToolNotFoundError(NotFoundError):
+    def __init__(self, provider_id: str, tool: str) -> None:
+        super().__init__(f"Tool '{tool}' not found on provider '{provider_id}'")
+
+
+class ProviderUnavailableError(HangarError):
+    """The provider cannot be started or reached right now."""
+
+    status_code = 503
+
+
+class CircuitOpenError(ProviderUnavailableError):
+    def __init__(self, target: str, retry_after_s: float) -> None:
+        super().__init__(f"Circuit breaker for '{target}' is open; retry in {retry_after_s:.1f}s")
+        self.headers = {"Retry-After": str(max(1, round(retry_after_s)))}
+
+
+class ProviderError(HangarError):
+    """The provider failed while serving a call (crashed, protocol error, JSON-RPC error)."""
+
+    status_code = 502
+
+
+class ProviderTimeoutError(HangarError):
+    status_code = 504

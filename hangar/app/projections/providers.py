@@ -77,6 +77,8 @@ class ProviderSummary(msgspec.Struct):
     """One row of ``GET /api/providers``, exactly the contract's fields."""
 
     provider: str
+    provider_id: str
+    """The same id under the key peer-era clients read."""
     state: str
     mode: str
     alive: bool
@@ -104,6 +106,7 @@ class ProvidersProjection:
     def summary(self, v: ProviderView) -> ProviderSummary:
         return ProviderSummary(
             provider=v.provider_id,
+            provider_id=v.provider_id,
             state=v.state,
             mode=v.spec.mode,
             alive=v.alive,

@@ -1,0 +1,151 @@
+"""``/api/providers/{id}/…``: start, stop, tools, health, logs and tool invocation."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, WebSocket, get, post, websocket
+from litestar.di import Provide
+from litestar.exceptions import WebSocketDisconnect
+from litestar.params import Parameter
+
+from hangar.api import views
+from hangar.api.deps import command_context, provide_services
+from hangar.app.invoke import InvokeResult, InvokeTool
+from hangar.app.lifecycle import StartProvider, StopProvider
+from hangar.app.projections.providers import ProviderView
+from hangar.app.services import Services
+from hangar.domain.errors import ProviderNotFoundError
+
+ToolName = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+
+
+class StopRequest(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] = "user_request"
+
+
+class InvokeRequest(msgspec.Struct, forbid_unknown_fields=True):
+    arguments: dict[str, Any] = {}
+    timeout_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] | None = None
+
+
+class StartResult(msgspec.Struct):
+    provider: str
+    provider_id: str
+    state: str
+    tools: list[str]
+    tools_count: int
+    startup_duration_ms: float | None
+
+
+class StopResult(msgspec.Struct):
+    stopped: str
+    provider_id: str
+    reason: str
+    state: str
+
+
+class ToolsBody(msgspec.Struct):
+    tools: list[views.ToolBody]
+
+
+class LogEntryBody(msgspec.Struct):
+    timestamp: str
+    line: str
+    provider_id: str
+    stream: str
+
+
+class LogsBody(msgspec.Struct):
+    logs: list[LogEntryBody]
+    provider_id: str
+    count: int
+
+
+def _view(services: Services, provider_id: str) -> ProviderView:
+    view = services.providers.get(provider_id)
+    if view is None:
+        raise ProviderNotFoundError(provider_id)
+    return view
+
+
+class ProviderRuntimeController(Controller):
+    path = "/api/providers/{provider_id:str}"
+    tags = ["providers"]
+    dependencies = {"services": Provide(provide_services, sync_to_thread=False)}
+
+    @post("/start", status_code=200, summary="Start the provider (no-op when it is running)")
+    async def start(self, request: Request, services: Services, provider_id: str) -> StartResult:
+        await services.bus.execute(StartProvider(provider_id), command_context(request))
+        v = _view(services, provider_id)
+        names = [t.name for t in v.visible_tools]
+        return StartResult(provider_id, provider_id, v.state, names, len(names), v.startup_duration_ms)
+
+    @post("/stop", status_code=200, summary="Stop the provider")
+    async def stop(
+        self, request: Request, services: Services, provider_id: str, data: StopRequest | None = None
+    ) -> StopResult:
+        reason = data.reason if data is not None else "user_request"
+        await services.bus.execute(StopProvider(provider_id, reason), command_context(request))
+        return StopResult(provider_id, provider_id, reason, _view(services, provider_id).state)
+
+    @get("/tools", summary="Tools of the provider (predefined ones while it has never started)")
+    async def tools(self, services: Services, provider_id: str) -> ToolsBody:
+        return ToolsBody(views.tools_body(_view(services, provider_id)))
+
+    @get("/health", summary="Health status with recent check history")
+    async def health(self, services: Services, provider_id: str) -> views.HealthBody:
+        return views.health_body(_view(services, provider_id))
+
+    @get("/logs", summary="Recent stderr lines of the provider")
+    async def logs(
+        self, services: Services, provider_id: str,
+        lines: Annotated[int, Parameter(ge=1, le=1000)] = 100,
+    ) -> LogsBody:
+        _view(services, provider_id)
+        entries = services.connector.logs(provider_id).tail(lines)
+        out = [LogEntryBody(e.timestamp, e.line, e.provider_id, e.stream) for e in entries]
+        return LogsBody(out, provider_id, len(out))
+
+    @post("/tools/{tool_name:str}/invoke", status_code=200, summary="Call a tool (starts the provider if cold)")
+    async def invoke(
+        self, request: Request, services: Services, provider_id: str, tool_name: str, data: InvokeRequest
+    ) -> InvokeResult:
+        result: InvokeResult = await services.bus.execute(
+            InvokeTool(provider_id=provider_id, tool=tool_name, arguments=data.arguments,
+                       timeout_s=data.timeout_s),
+            command_context(request),
+        )
+        return result
+
+
+LOG_BACKLOG = 100
+
+
+@websocket("/api/ws/providers/{provider_id:str}/logs",
+           dependencies={"services": Provide(provide_services, sync_to_thread=False)})
+async def provider_logs_stream(socket: WebSocket, services: Services, provider_id: str) -> None:
+    """The last lines, then live lines; each frame has the keys of a REST log entry."""
+    await socket.accept()
+    if services.providers.get(provider_id) is None:
+        await socket.send_json({"error": "ProviderNotFoundError",
+                                "message": f"Provider '{provider_id}' not found", "status_code": 404})
+        await socket.close(code=1008, reason="provider not found")
+        return
+    source = services.connector.logs(provider_id)
+    sub = source.subscribe()
+    encoder = msgspec.json.Encoder()
+    try:
+        for e in source.tail(LOG_BACKLOG):
+            await socket.send_data(encoder.encode(LogEntryBody(e.timestamp, e.line, e.provider_id, e.stream)).decode())
+        async for e in sub:
+            await socket.send_data(encoder.encode(LogEntryBody(e.timestamp, e.line, e.provider_id, e.stream)).decode())
+        # The subscription ended: the client fell behind and was dropped.
+        await socket.close(code=1013, reason="client too slow")
+    except WebSocketDisconnect:
+        pass
+    finally:
+        close = getattr(sub, "close", None)
+        if close is not None:
+            close()
