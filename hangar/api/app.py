@@ -10,11 +10,8 @@ from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 
 from hangar.api.errors import EXCEPTION_HANDLERS
-from hangar.api.maintenance import MaintenanceController
-from hangar.api.provider_runtime import ProviderRuntimeController, provider_logs_stream
-from hangar.api.providers import ProviderController
-from hangar.api.system import SystemController, package_version
-from hangar.api.ws import events_stream, state_stream
+from hangar.api.routes import ROUTE_HANDLERS
+from hangar.api.system import package_version
 from hangar.app.services import Services
 from hangar.config.loader import load_config
 from hangar.config.schema import HangarConfig
@@ -53,15 +50,7 @@ def create_app(
             await services.close()
 
     return Litestar(
-        route_handlers=[
-            ProviderController,
-            ProviderRuntimeController,
-            provider_logs_stream,
-            SystemController,
-            MaintenanceController,
-            events_stream,
-            state_stream,
-        ],
+        route_handlers=ROUTE_HANDLERS,
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(title="Hangar", version=package_version(), path="/schema"),

@@ -44,7 +44,7 @@ class CreateProviderRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=
 
 
 class UpdateProviderRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    description: str | None | msgspec.UnsetType = msgspec.UNSET
+    description: str | msgspec.UnsetType | None = msgspec.UNSET
     env: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
     idle_ttl_s: IdleSeconds | msgspec.UnsetType = msgspec.UNSET
     health_check_interval_s: PositiveSeconds | msgspec.UnsetType = msgspec.UNSET
@@ -54,7 +54,7 @@ class UpdateProviderRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=
     volumes: list[str] | msgspec.UnsetType = msgspec.UNSET
     network: str | msgspec.UnsetType = msgspec.UNSET
     read_only: bool | msgspec.UnsetType = msgspec.UNSET
-    tools: list[ToolSpec] | None | msgspec.UnsetType = msgspec.UNSET
+    tools: list[ToolSpec] | msgspec.UnsetType | None = msgspec.UNSET
     call_timeout_s: CallTimeout | msgspec.UnsetType = msgspec.UNSET
 
     def changes(self) -> dict[str, Any]:

@@ -23,7 +23,7 @@ class ToolBody(msgspec.Struct):
     name: str
     description: str
     parameters: dict[str, Any]
-    inputSchema: dict[str, Any]  # noqa: N815 - the same schema under its MCP name
+    inputSchema: dict[str, Any]
 
 
 class HealthBody(msgspec.Struct):

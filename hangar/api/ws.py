@@ -54,7 +54,7 @@ async def stream(socket: WebSocket, sub: Subscriber) -> None:
         asyncio.create_task(sub.overflowed.wait()),
     ]
     try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for t in tasks:
             t.cancel()

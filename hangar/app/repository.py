@@ -1,8 +1,13 @@
-"""Loading and saving aggregates: snapshot + tail, an in-process cache, optimistic retries."""
+"""Loading and saving aggregates: snapshot + tail, an in-process cache, optimistic retries.
+
+One generic repository serves every aggregate type; an aggregate only has to provide
+``version``, ``apply``, ``require``, ``snapshot`` and a ``from_snapshot`` constructor.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, Protocol, TypeVar
 
 import structlog
 
@@ -11,92 +16,118 @@ from hangar.app.codec import EventMetadata
 from hangar.app.ports import EventStore, Snapshot
 from hangar.domain.errors import ConcurrencyError, PreconditionFailedError
 from hangar.domain.events import Event
-from hangar.domain.provider import Provider, stream_id
+from hangar.domain.provider import Provider
 
 log = structlog.get_logger("hangar.repository")
 
-Decide = Callable[[Provider], list[Event]]
+
+class Aggregate(Protocol):
+    version: int
+
+    def apply(self, e: Event) -> None: ...
+
+    def require(self) -> None:
+        """Raise the aggregate's not-found error unless it exists."""
+
+    def snapshot(self) -> bytes: ...
+
+
+A = TypeVar("A", bound=Aggregate)
 WaitFor = Callable[[int], Awaitable[None]]
 
 
-class SaveResult:
+class SaveResult(Generic[A]):
     __slots__ = ("aggregate", "events", "position")
 
-    def __init__(self, aggregate: Provider, events: Sequence[Event], position: int | None) -> None:
+    def __init__(self, aggregate: A, events: Sequence[Event], position: int | None) -> None:
         self.aggregate = aggregate
         self.events = events
         self.position = position
 
 
-class ProviderRepository:
+class Repository(Generic[A]):
     def __init__(
-        self, store: EventStore, wait_for: WaitFor, *, snapshot_every: int = 100, max_retries: int = 8
+        self,
+        store: EventStore,
+        wait_for: WaitFor,
+        *,
+        kind: str,
+        stream_prefix: str,
+        new: Callable[[str], A],
+        from_snapshot: Callable[[str, int, bytes], A],
+        snapshot_every: int = 100,
+        max_retries: int = 8,
     ) -> None:
         self._store = store
         self._wait_for = wait_for
+        self.kind = kind
+        self.stream_prefix = stream_prefix
+        self._new = new
+        self._from_snapshot = from_snapshot
         self._snapshot_every = snapshot_every
         self._max_retries = max_retries
         # Aggregates are cached between commands: a stale entry is harmless because the append
         # checks the version, and a conflict evicts it before the retry reloads.
-        self._cache: dict[str, Provider] = {}
+        self._cache: dict[str, A] = {}
 
-    async def load(self, provider_id: str) -> Provider:
-        cached = self._cache.get(provider_id)
+    def stream_id(self, aggregate_id: str) -> str:
+        return self.stream_prefix + aggregate_id
+
+    async def load(self, aggregate_id: str) -> A:
+        cached = self._cache.get(aggregate_id)
         if cached is not None:
             return cached
-        sid = stream_id(provider_id)
+        sid = self.stream_id(aggregate_id)
         snap = await self._store.load_snapshot(sid)
-        if snap is not None:
-            agg = Provider.from_snapshot(provider_id, snap.version, snap.state)
-        else:
-            agg = Provider(provider_id)
+        agg = self._from_snapshot(aggregate_id, snap.version, snap.state) if snap else self._new(aggregate_id)
         for rec in await self._store.read_stream(sid, from_version=agg.version):
             agg.apply(codec.decode(rec))
             agg.version = rec.stream_version
-        self._cache[provider_id] = agg
+        self._cache[aggregate_id] = agg
         return agg
 
-    async def check(self, provider_id: str, if_match: int | None) -> Provider:
-        """Load an existing provider and verify an optional ``If-Match`` version."""
-        agg = await self.load(provider_id)
+    async def check(self, aggregate_id: str, if_match: int | None) -> A:
+        """Load an existing aggregate and verify an optional ``If-Match`` version."""
+        agg = await self.load(aggregate_id)
         agg.require()
         if if_match is not None and agg.version != if_match:
             raise PreconditionFailedError(
-                f"Provider '{provider_id}' is at version {agg.version}, If-Match named {if_match}"
+                f"{self.kind} '{aggregate_id}' is at version {agg.version}, If-Match named {if_match}"
             )
         return agg
 
-    def forget(self, provider_id: str) -> None:
-        self._cache.pop(provider_id, None)
+    def forget(self, aggregate_id: str) -> None:
+        self._cache.pop(aggregate_id, None)
 
     async def execute(
         self,
-        provider_id: str,
-        decide: Decide,
+        aggregate_id: str,
+        decide: Callable[[A], list[Event]],
         meta: EventMetadata,
         *,
         if_match: int | None = None,
         wait: bool = True,
-    ) -> SaveResult:
+    ) -> SaveResult[A]:
         """Decide on the current aggregate and append; retried on a concurrent change unless the
         caller pinned a version with ``If-Match`` (then a change answers 412)."""
+        sid = self.stream_id(aggregate_id)
         for _ in range(self._max_retries):
-            agg = await self.load(provider_id)
+            agg = await self.load(aggregate_id)
             if if_match is not None:
-                await self.check(provider_id, if_match)
+                await self.check(aggregate_id, if_match)
             events = decide(agg)
             if not events:
                 return SaveResult(agg, [], None)
             expected = agg.version
             try:
                 version, position = await self._store.append(
-                    stream_id(provider_id), expected, [codec.encode(e, meta) for e in events]
+                    sid, expected, [codec.encode(e, meta) for e in events]
                 )
             except ConcurrencyError:
-                self.forget(provider_id)
+                self.forget(aggregate_id)
                 if if_match is not None:
                     raise PreconditionFailedError(
-                        f"Provider '{provider_id}' changed concurrently; If-Match named {if_match}"
+                        f"{self.kind} '{aggregate_id}' changed concurrently; If-Match named {if_match}"
                     ) from None
                 continue
             if agg.version == expected:  # no other coroutine applied meanwhile
@@ -104,20 +135,28 @@ class ProviderRepository:
                     agg.apply(e)
                 agg.version = version
             else:
-                self.forget(provider_id)
-            await self._maybe_snapshot(agg, expected, version)
+                self.forget(aggregate_id)
+            await self._maybe_snapshot(sid, agg, expected, version)
             if wait:
                 await self._wait_for(position)
             return SaveResult(agg, events, position)
-        raise ConcurrencyError(stream_id(provider_id), None, -1)
+        raise ConcurrencyError(sid, None, -1)
 
-    async def _maybe_snapshot(self, agg: Provider, before: int, after: int) -> None:
+    async def _maybe_snapshot(self, sid: str, agg: A, before: int, after: int) -> None:
         n = self._snapshot_every
         if n <= 0 or after // n == before // n or agg.version != after:
             return
         try:
-            await self._store.save_snapshot(
-                Snapshot(stream_id=stream_id(agg.provider_id), version=after, state=agg.snapshot())
-            )
+            await self._store.save_snapshot(Snapshot(stream_id=sid, version=after, state=agg.snapshot()))
         except Exception:  # a missed snapshot only costs load time later
-            log.exception("snapshot_failed", provider_id=agg.provider_id)
+            log.exception("snapshot_failed", stream_id=sid)
+
+
+ProviderRepository = Repository[Provider]
+
+
+def provider_repository(store: EventStore, wait_for: WaitFor, snapshot_every: int = 100) -> ProviderRepository:
+    return Repository(
+        store, wait_for, kind="Provider", stream_prefix="provider:", new=Provider,
+        from_snapshot=Provider.from_snapshot, snapshot_every=snapshot_every,
+    )

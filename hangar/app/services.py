@@ -19,7 +19,7 @@ from hangar.app.ports import EventStore, ProviderConnector
 from hangar.app.projections.providers import ProvidersProjection
 from hangar.app.projector import Projector
 from hangar.app.providers import ProviderDefinitions, RegisterProvider
-from hangar.app.repository import ProviderRepository
+from hangar.app.repository import provider_repository
 from hangar.config.loader import to_spec
 from hangar.config.schema import HangarConfig
 
@@ -40,9 +40,7 @@ class Services:
         self.hub = EventHub(config.websocket.queue_size)
         self.projector.add_listener(self.hub)
         self.bus = CommandBus(self.instance_id)
-        self.repo = ProviderRepository(
-            store, self.projector.wait_for, snapshot_every=config.event_store.snapshot_every
-        )
+        self.repo = provider_repository(store, self.projector.wait_for, config.event_store.snapshot_every)
         self.connector = connector
         self.lifecycle = Lifecycle(
             self.repo, connector, config.runtime,

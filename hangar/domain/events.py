@@ -11,44 +11,40 @@ from __future__ import annotations
 
 from typing import Any, Union
 
-import msgspec
+__all__ = ["EVENT_TYPES", "DomainEvent", "Event"]
 
+from hangar.domain.event_base import Event
 from hangar.domain.provider_spec import ProviderSpec, ToolSpec
-
-
-class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="event_type", tag=True):
-    """Base of all domain events."""
-
 
 # --- provider definition -------------------------------------------------------------------
 
 
-class ProviderRegistered(Event):
+class ProviderRegistered(Event, frozen=True):
     provider_id: str
     spec: ProviderSpec
 
 
-class ProviderUpdated(Event):
+class ProviderUpdated(Event, frozen=True):
     provider_id: str
     spec: ProviderSpec
     changed: list[str]
 
 
-class ProviderDeregistered(Event):
+class ProviderDeregistered(Event, frozen=True):
     provider_id: str
 
 
 # --- provider lifecycle (runtime facts) -----------------------------------------------------
 
 
-class ProviderStateChanged(Event):
+class ProviderStateChanged(Event, frozen=True):
     provider_id: str
     old_state: str
     new_state: str
     reason: str = ""
 
 
-class ProviderStarted(Event):
+class ProviderStarted(Event, frozen=True):
     provider_id: str
     startup_duration_ms: float
     tools_count: int
@@ -57,34 +53,34 @@ class ProviderStarted(Event):
     server_version: str = ""
 
 
-class ProviderStartFailed(Event):
+class ProviderStartFailed(Event, frozen=True):
     provider_id: str
     error: str
     attempt: int = 1
 
 
-class ProviderStopped(Event):
+class ProviderStopped(Event, frozen=True):
     provider_id: str
     reason: str
 
 
-class ProviderToolsChanged(Event):
+class ProviderToolsChanged(Event, frozen=True):
     provider_id: str
     tools: list[ToolSpec]
 
 
-class HealthCheckPassed(Event):
+class HealthCheckPassed(Event, frozen=True):
     provider_id: str
     duration_ms: float
 
 
-class HealthCheckFailed(Event):
+class HealthCheckFailed(Event, frozen=True):
     provider_id: str
     error: str
     consecutive_failures: int
 
 
-class CircuitBreakerStateChanged(Event):
+class CircuitBreakerStateChanged(Event, frozen=True):
     provider_id: str
     old_state: str
     new_state: str
@@ -94,7 +90,7 @@ class CircuitBreakerStateChanged(Event):
 # --- tool invocations (stream ``calls:{provider_id}``) --------------------------------------
 
 
-class ToolInvocationRequested(Event):
+class ToolInvocationRequested(Event, frozen=True):
     provider_id: str
     tool_name: str
     call_id: str
@@ -103,7 +99,7 @@ class ToolInvocationRequested(Event):
     principal: str | None = None
 
 
-class ToolInvocationCompleted(Event):
+class ToolInvocationCompleted(Event, frozen=True):
     provider_id: str
     tool_name: str
     call_id: str
@@ -113,7 +109,7 @@ class ToolInvocationCompleted(Event):
     group_id: str | None = None
 
 
-class ToolInvocationFailed(Event):
+class ToolInvocationFailed(Event, frozen=True):
     provider_id: str
     tool_name: str
     call_id: str
@@ -126,13 +122,13 @@ class ToolInvocationFailed(Event):
 # --- maintenance ----------------------------------------------------------------------------
 
 
-class StreamCompacted(Event):
+class StreamCompacted(Event, frozen=True):
     stream_id: str
     events_deleted: int
     snapshot_version: int
 
 
-EVENT_TYPES: tuple[type[Event], ...] = (
+PROVIDER_EVENTS: tuple[type[Event], ...] = (
     ProviderRegistered,
     ProviderUpdated,
     ProviderDeregistered,
@@ -148,6 +144,17 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ToolInvocationCompleted,
     ToolInvocationFailed,
     StreamCompacted,
+)
+
+# Each area keeps its events in its own module; the registry is their union.
+from hangar.domain.auth_events import AUTH_EVENTS  # noqa: E402
+from hangar.domain.catalog_events import CATALOG_EVENTS  # noqa: E402
+from hangar.domain.discovery_events import DISCOVERY_EVENTS  # noqa: E402
+from hangar.domain.group_events import GROUP_EVENTS  # noqa: E402
+from hangar.domain.ops_events import OPS_EVENTS  # noqa: E402
+
+EVENT_TYPES: tuple[type[Event], ...] = (
+    PROVIDER_EVENTS + GROUP_EVENTS + DISCOVERY_EVENTS + CATALOG_EVENTS + AUTH_EVENTS + OPS_EVENTS
 )
 
 # The tagged union every stored event decodes into.

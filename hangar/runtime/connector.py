@@ -153,7 +153,7 @@ class RuntimeConnector:
     ) -> McpClient:
         from hangar.runtime.http import HttpClient
 
-        return HttpClient(  # type: ignore[no-any-return]
+        return HttpClient(
             pid, spec.endpoint or "", on_notification=_tools_changed_filter(on_tools_changed)
         )
 

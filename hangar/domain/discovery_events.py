@@ -1,0 +1,7 @@
+"""Discovery sources and candidates: domain events (registered in ``hangar.domain.events.EVENT_TYPES``)."""
+
+from __future__ import annotations
+
+from hangar.domain.event_base import Event
+
+DISCOVERY_EVENTS: tuple[type[Event], ...] = ()
