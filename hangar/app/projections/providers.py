@@ -205,6 +205,6 @@ class ProvidersProjection:
 
     def dump(self) -> Any:
         return {
-            "views": {k: msgspec.to_builtins(v) for k, v in sorted(self.views.items())},
+            "views": {k: msgspec.to_builtins(v, enc_hook=list) for k, v in sorted(self.views.items())},
             "total_tool_calls": self.total_tool_calls,
         }
