@@ -43,7 +43,7 @@ class HangarProcess:
     def start(self, timeout: float = 30.0) -> HangarProcess:
         env = {**os.environ, **self.env}
         env.pop("HANGAR_DB_URL", None)
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "hangar.cli", "serve", "--config", str(self.config),
              "--port", str(self.port), "--db", self.db_url],

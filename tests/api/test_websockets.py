@@ -19,8 +19,8 @@ def ws_url(hangar: HangarProcess, path: str) -> str:
     return hangar.base.replace("http://", "ws://") + path
 
 
-async def recv_json(ws: websockets.ClientConnection, timeout: float = 5) -> dict:
-    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+async def recv_json(ws: websockets.ClientConnection, wait_s: float = 5) -> dict:
+    return json.loads(await asyncio.wait_for(ws.recv(), wait_s))
 
 
 def test_events_stream_frames_are_flat(hangar: HangarProcess) -> None:
@@ -71,7 +71,7 @@ def test_state_stream_only_carries_state_changes(hangar: HangarProcess) -> None:
                 await api.post("/api/providers", json={"provider_id": f"s-{uuid.uuid4().hex[:6]}",
                                                        "mode": "docker", "image": "a:1"})
             try:
-                frame = await recv_json(ws, timeout=1)
+                frame = await recv_json(ws, wait_s=1)
             except TimeoutError:
                 return
             assert frame["event_type"] == "ProviderStateChanged"

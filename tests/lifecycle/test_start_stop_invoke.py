@@ -17,7 +17,9 @@ def new(api: httpx.Client, **fields: object) -> tuple[str, str]:
     return pid, mark
 
 
-def invoke(api: httpx.Client, pid: str, tool: str, timeout_s: float | None = None, **arguments: object) -> httpx.Response:
+def invoke(
+    api: httpx.Client, pid: str, tool: str, timeout_s: float | None = None, **arguments: object
+) -> httpx.Response:
     body: dict[str, object] = {"arguments": arguments}
     if timeout_s is not None:
         body["timeout_s"] = timeout_s
