@@ -57,6 +57,7 @@ class Repository(Generic[A]):
         from_snapshot: Callable[[str, int, bytes], A],
         snapshot_every: int = 100,
         max_retries: int = 8,
+        known_version: Callable[[str], int] | None = None,
     ) -> None:
         self._store = store
         self._wait_for = wait_for
@@ -66,6 +67,7 @@ class Repository(Generic[A]):
         self._from_snapshot = from_snapshot
         self._snapshot_every = snapshot_every
         self._max_retries = max_retries
+        self._known_version = known_version
         # Aggregates are cached between commands: a stale entry is harmless because the append
         # checks the version, and a conflict evicts it before the retry reloads.
         self._cache: dict[str, A] = {}
@@ -73,11 +75,18 @@ class Repository(Generic[A]):
     def stream_id(self, aggregate_id: str) -> str:
         return self.stream_prefix + aggregate_id
 
-    async def load(self, aggregate_id: str) -> A:
+    async def load(self, aggregate_id: str, *, trust_index: bool = True) -> A:
         cached = self._cache.get(aggregate_id)
         if cached is not None:
             return cached
         sid = self.stream_id(aggregate_id)
+        if trust_index and self._known_version is not None and self._known_version(sid) == 0:
+            # Never written as far as the read side knows: no need to ask the database. If
+            # another writer created it meanwhile, the append (expected version 0) conflicts
+            # and the retry loads for real.
+            fresh = self._new(aggregate_id)
+            self._cache[aggregate_id] = fresh
+            return fresh
         snap = await self._store.load_snapshot(sid)
         agg = self._from_snapshot(aggregate_id, snap.version, snap.state) if snap else self._new(aggregate_id)
         for rec in await self._store.read_stream(sid, from_version=agg.version):
@@ -111,8 +120,9 @@ class Repository(Generic[A]):
         """Decide on the current aggregate and append; retried on a concurrent change unless the
         caller pinned a version with ``If-Match`` (then a change answers 412)."""
         sid = self.stream_id(aggregate_id)
+        trust_index = True
         for _ in range(self._max_retries):
-            agg = await self.load(aggregate_id)
+            agg = await self.load(aggregate_id, trust_index=trust_index)
             if if_match is not None:
                 await self.check(aggregate_id, if_match)
             events = decide(agg)
@@ -125,6 +135,7 @@ class Repository(Generic[A]):
                 )
             except ConcurrencyError:
                 self.forget(aggregate_id)
+                trust_index = False
                 if if_match is not None:
                     raise PreconditionFailedError(
                         f"{self.kind} '{aggregate_id}' changed concurrently; If-Match named {if_match}"
@@ -155,8 +166,11 @@ class Repository(Generic[A]):
 ProviderRepository = Repository[Provider]
 
 
-def provider_repository(store: EventStore, wait_for: WaitFor, snapshot_every: int = 100) -> ProviderRepository:
+def provider_repository(
+    store: EventStore, wait_for: WaitFor, snapshot_every: int = 100,
+    known_version: Callable[[str], int] | None = None,
+) -> ProviderRepository:
     return Repository(
         store, wait_for, kind="Provider", stream_prefix="provider:", new=Provider,
-        from_snapshot=Provider.from_snapshot, snapshot_every=snapshot_every,
+        from_snapshot=Provider.from_snapshot, snapshot_every=snapshot_every, known_version=known_version,
     )

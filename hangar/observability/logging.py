@@ -13,7 +13,11 @@ def configure_logging(level: str = "info", json: bool | None = None) -> None:
         json = not sys.stderr.isatty()
     lvl = getattr(logging, level.upper(), logging.INFO)
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(
+            colors=False,
+            # Plain tracebacks: rich ones print local variables, which can hold secret values.
+            exception_formatter=structlog.dev.plain_traceback,
+        )
     )
     structlog.configure(
         processors=[

@@ -1,0 +1,26 @@
+"""Which streams exist, and at which version, as far as the projector has seen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hangar.app.ports import RecordedEvent
+from hangar.domain.events import Event
+
+
+class StreamIndex:
+    """A hint, never the truth: it lets the repository skip the database for a stream that has
+    never been written (every create), while the append's expected version (0) still guards
+    against another writer having created it meanwhile."""
+
+    def __init__(self) -> None:
+        self.versions: dict[str, int] = {}
+
+    def version(self, stream_id: str) -> int:
+        return self.versions.get(stream_id, 0)
+
+    def apply(self, rec: RecordedEvent, event: Event) -> None:
+        self.versions[rec.stream_id] = rec.stream_version
+
+    def dump(self) -> Any:
+        return dict(sorted(self.versions.items()))
