@@ -19,6 +19,7 @@ from hangar.domain.errors import (
 )
 from hangar.domain.provider_spec import ProviderSpec, ToolSpec
 from hangar.runtime.client import McpClient
+from hangar.runtime.docker_engine import DockerEngine
 from hangar.runtime.errors import (
     CallTimeout,
     ProtocolError,
@@ -40,7 +41,7 @@ def translate(provider_id: str, exc: RuntimeClientError) -> HangarError:
     if isinstance(exc, CallTimeout):
         return ProviderTimeoutError(f"Provider '{provider_id}': {exc}")
     if isinstance(exc, ProviderUnavailable):
-        return ProviderUnavailableError(f"Provider '{provider_id}' is unavailable: {exc}")
+        return ProviderUnavailableError(str(exc))
     if isinstance(exc, ProviderCrashed):
         return ProviderError(f"Provider '{provider_id}' crashed: {exc}")
     if isinstance(exc, ToolCallError):
@@ -101,6 +102,9 @@ class RuntimeConnector:
         self._logs: dict[str, LogBuffer] = {}
         self._reaper = ProcessReaper() if use_reaper else None
         self._builders: dict[str, ClientBuilder] = {"subprocess": self._stdio, "remote": self._remote}
+        # Connected (and its leftovers swept) on the first docker provider start, not before.
+        self._docker_engine: DockerEngine | None = None
+        self._builders["docker"] = self._docker
         self._builders.update(extra_builders or {})
 
     async def start(self) -> None:
@@ -110,6 +114,8 @@ class RuntimeConnector:
     async def close(self) -> None:
         if self._reaper is not None:
             await self._reaper.close()
+        if self._docker_engine is not None:
+            await self._docker_engine.close()
 
     def logs(self, provider_id: str) -> LogBuffer:
         buf = self._logs.get(provider_id)
@@ -155,6 +161,26 @@ class RuntimeConnector:
 
         return HttpClient(
             pid, spec.endpoint or "", on_notification=_tools_changed_filter(on_tools_changed)
+        )
+
+    def _docker(
+        self, pid: str, spec: ProviderSpec, logs: LogBuffer,
+        on_exit: Callable[[str], None], on_tools_changed: Callable[[], None],
+    ) -> McpClient:
+        from hangar.runtime.docker import DockerClient
+        from hangar.runtime.docker_engine import ContainerSpec
+
+        if self._docker_engine is None:
+            self._docker_engine = DockerEngine()
+        container = ContainerSpec(
+            image=spec.image or "", command=spec.command, env=spec.env, volumes=spec.volumes,
+            network=spec.network, read_only=spec.read_only,
+        )
+        return DockerClient(
+            pid, container, engine=self._docker_engine, logs=logs,
+            on_exit=lambda rc: on_exit(f"container exited with code {rc}" if rc is not None
+                                       else "container stopped answering"),
+            on_notification=_tools_changed_filter(on_tools_changed),
         )
 
 
