@@ -10,12 +10,31 @@ import sys
 from hangar.domain.errors import HangarError
 
 
+def _prefer_own_interpreter() -> None:
+    """Put the directory of the interpreter running Hangar first on PATH.
+
+    Providers inherit PATH, so a config that says ``command: [python, ...]`` (or ``uvx``,
+    installed beside Hangar) runs with Hangar's own environment even when the virtualenv is
+    not activated, as with ``.venv/bin/hangar serve``.
+    """
+    own = os.path.dirname(sys.executable)
+    parts = os.environ.get("PATH", "").split(os.pathsep)
+    if parts[:1] != [own]:
+        os.environ["PATH"] = os.pathsep.join([own, *[p for p in parts if p != own]])
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from hangar.api.app import create_app
+    _prefer_own_interpreter()
 
-    app = create_app(args.config, args.db)
+    from hangar.api.app import create_app
+    from hangar.app.auth.bootstrap import refuse_open_bind
+    from hangar.config.loader import load_config
+
+    cfg = load_config(args.config)
+    refuse_open_bind(args.host, cfg.auth.enabled, args.insecure)
+    app = create_app(args.config, args.db, config=cfg, reload_on_sighup=True)
     uvicorn.run(
         app,
         host=args.host,
@@ -41,6 +60,85 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config_request(args: argparse.Namespace, path: str, body: dict[str, object] | None) -> dict[str, object]:
+    """POST to a running Hangar; a refusal is printed with the server's message."""
+    import httpx
+
+    headers = {"X-API-Key": args.api_key} if args.api_key else {}
+    try:
+        r = httpx.post(args.url.rstrip("/") + path, json=body, headers=headers, timeout=args.timeout)
+    except httpx.HTTPError as exc:
+        raise HangarError(f"cannot reach {args.url}: {exc}") from None
+    try:
+        payload = r.json()
+    except ValueError:
+        payload = {"message": r.text}
+    if r.status_code >= 400:
+        raise HangarError(f"{r.status_code} {payload.get('error', '')}: {payload.get('message', r.text)}")
+    result: dict[str, object] = payload
+    return result
+
+
+def _config_reload(args: argparse.Namespace) -> int:
+    import json
+
+    body: dict[str, object] = {"graceful": not args.no_graceful}
+    if args.config_path:
+        body["config_path"] = args.config_path
+    payload = _config_request(args, "/api/config/reload", body)
+    print(json.dumps(payload, indent=2))
+    result = payload.get("result")
+    return 0 if isinstance(result, dict) and result.get("success", True) else 1
+
+
+def _config_export(args: argparse.Namespace) -> int:
+    text = str(_config_request(args, "/api/config/export", None)["yaml"])
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _auth_create_key(args: argparse.Namespace) -> int:
+    from hangar.api.app import resolve_db_url
+    from hangar.api.auth import parse_expiry
+    from hangar.app.auth.bootstrap import create_key_offline
+    from hangar.config.loader import load_config
+    from hangar.store import create_event_store, migrate
+
+    cfg = load_config(args.config)
+    url = resolve_db_url(args.db, cfg)
+    expires_at = parse_expiry(args.expires_at)
+
+    async def run() -> str:
+        await migrate(url)
+        created = await create_key_offline(
+            create_event_store(url), args.principal, args.role, args.name or f"cli-{args.principal}", expires_at
+        )
+        return created.raw_key
+
+    raw_key = asyncio.run(run())
+    # The only time this key is ever shown: stdout carries nothing else, so it can be captured.
+    print(raw_key)
+    print(f"key for principal '{args.principal}'" + (f" with role '{args.role}'" if args.role else "")
+          + " created; it cannot be shown again", file=sys.stderr)
+    return 0
+
+
+def _catalog_import(args: argparse.Namespace) -> int:
+    from hangar.api.app import resolve_db_url
+    from hangar.api.catalog import run_import
+    from hangar.config.loader import load_config
+
+    url = resolve_db_url(args.db, load_config(args.config))
+    res = asyncio.run(run_import(args.file, url, args.format, overwrite=not args.no_overwrite))
+    print(f"{res['format']}: {res['imported']} added, {res['updated']} updated, "
+          f"{res['unchanged']} unchanged, {res['skipped']} skipped")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hangar", description="Control plane for MCP servers")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -50,11 +148,49 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--db", default=None, help="event store URL (or HANGAR_DB_URL)")
+    serve.add_argument("--insecure", action="store_true",
+                       help="allow a non-loopback --host while auth is disabled")
     serve.set_defaults(func=_serve)
+
+    auth = sub.add_parser("auth", help="API keys and roles")
+    auth_sub = auth.add_subparsers(dest="auth_command", required=True)
+    ck = auth_sub.add_parser("create-key", help="create an API key and print it (once)")
+    ck.add_argument("--principal", required=True, help="principal the key authenticates as")
+    ck.add_argument("--role", default=None, help="role to assign to the principal (e.g. admin)")
+    ck.add_argument("--name", default=None, help="human-readable key name")
+    ck.add_argument("--expires-at", default=None, help="ISO 8601 expiry (default: never)")
+    ck.add_argument("--db", default=None, help="event store URL (or HANGAR_DB_URL)")
+    ck.add_argument("--config", default=os.environ.get("HANGAR_CONFIG"), help="YAML config file")
+    ck.set_defaults(func=_auth_create_key)
+
+    cat = sub.add_parser("catalog", help="the provider catalog")
+    cat_sub = cat.add_subparsers(dest="catalog_command", required=True)
+    imp = cat_sub.add_parser("import", help="import a Hangar, ToolHive or MCP Registry document")
+    imp.add_argument("file", help="JSON or YAML document")
+    imp.add_argument("--db", default=None, help="event store URL (or HANGAR_DB_URL)")
+    imp.add_argument("--config", default=os.environ.get("HANGAR_CONFIG"), help="YAML config file")
+    imp.add_argument("--format", default="auto", choices=["auto", "hangar", "toolhive", "mcp-registry"])
+    imp.add_argument("--no-overwrite", action="store_true", help="skip entries whose name exists")
+    imp.set_defaults(func=_catalog_import)
 
     mig = sub.add_parser("migrate", help="apply database migrations")
     mig.add_argument("--db", default=None, help="event store URL (or HANGAR_DB_URL)")
     mig.set_defaults(func=_migrate)
+
+    cfg = sub.add_parser("config", help="configuration of a running Hangar")
+    cfg_sub = cfg.add_subparsers(dest="config_command", required=True)
+    reload_p = cfg_sub.add_parser("reload", help="validate the config file and apply its differences")
+    reload_p.add_argument("--config-path", default=None, help="file to load (default: the server's)")
+    reload_p.add_argument("--no-graceful", action="store_true", help="do not wait for in-flight calls")
+    reload_p.set_defaults(func=_config_reload)
+    export_p = cfg_sub.add_parser("export", help="print the current state as a config file")
+    export_p.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")
+    export_p.set_defaults(func=_config_export)
+    for p in (reload_p, export_p):
+        p.add_argument("--url", default=os.environ.get("HANGAR_URL", "http://127.0.0.1:8000"),
+                       help="the running Hangar (or HANGAR_URL)")
+        p.add_argument("--api-key", default=os.environ.get("HANGAR_API_KEY"), help="or HANGAR_API_KEY")
+        p.add_argument("--timeout", type=float, default=120.0)
     return parser
 
 

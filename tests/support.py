@@ -40,7 +40,7 @@ class HangarProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / f"hangar-{self.port}.log"
 
-    def start(self, timeout: float = 30.0) -> HangarProcess:
+    def start(self, timeout: float = 60.0) -> HangarProcess:
         env = {**os.environ, **self.env}
         env.pop("HANGAR_DB_URL", None)
         self._log = open(self.log_path, "ab")

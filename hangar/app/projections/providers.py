@@ -31,6 +31,17 @@ class HealthCheck(msgspec.Struct):
     error: str | None = None
 
 
+class _Check(msgspec.Struct, array_like=True):
+    at: float
+    healthy: bool
+    duration_ms: float | None = None
+    error: str | None = None
+
+
+def _ts(at: float | None) -> str | None:
+    return iso(at) if at is not None else None
+
+
 class ProviderView(msgspec.Struct, kw_only=True):
     provider_id: str
     spec: ProviderSpec
@@ -41,18 +52,38 @@ class ProviderView(msgspec.Struct, kw_only=True):
     consecutive_failures: int = 0
     last_error: str | None = None
     breaker_state: str = "closed"
-    created_at: str = ""
-    updated_at: str = ""
-    last_started_at: str | None = None
+    # Times are kept as Unix floats and formatted only when a response needs them: replaying
+    # a long log must not pay for a datetime per event.
+    created: float = 0.0
+    updated: float = 0.0
+    last_started: float | None = None
     startup_duration_ms: float | None = None
-    last_health_check_at: str | None = None
+    last_check: float | None = None
     total_checks: int = 0
     failed_checks: int = 0
-    health_history: deque[HealthCheck] = msgspec.field(
-        default_factory=lambda: deque(maxlen=HEALTH_HISTORY)
-    )
+    checks: deque[_Check] = msgspec.field(default_factory=lambda: deque(maxlen=HEALTH_HISTORY))
     calls_total: int = 0
     calls_failed: int = 0
+
+    @property
+    def created_at(self) -> str:
+        return iso(self.created)
+
+    @property
+    def updated_at(self) -> str:
+        return iso(self.updated)
+
+    @property
+    def last_started_at(self) -> str | None:
+        return _ts(self.last_started)
+
+    @property
+    def last_health_check_at(self) -> str | None:
+        return _ts(self.last_check)
+
+    @property
+    def health_history(self) -> list[HealthCheck]:
+        return [HealthCheck(iso(c.at), c.healthy, c.duration_ms, c.error) for c in self.checks]
 
     @property
     def alive(self) -> bool:
@@ -129,73 +160,100 @@ class ProvidersProjection:
         return cached
 
     def apply(self, rec: RecordedEvent, event: ev.Event) -> None:
-        pid: str | None = getattr(event, "provider_id", None)
-        if pid is None:
+        handler = self._handlers.get(type(event))
+        if handler is None:
             return
-        if isinstance(event, ev.ProviderRegistered):
-            when = iso(rec.recorded_at)
-            self.views[pid] = ProviderView(
-                provider_id=pid, spec=event.spec, created_at=when, updated_at=when
-            )
-            self._touched(rec, pid)
+        pid: str = event.provider_id  # type: ignore[attr-defined]
+        if handler is ProvidersProjection._registered:
+            self._registered(rec, event)
             return
         v = self.views.get(pid)
         if v is None:
             return
-        when = iso(rec.recorded_at)
-        match event:
-            case ev.ProviderUpdated(spec=spec):
-                v.spec = spec
-                v.updated_at = when
-            case ev.ProviderDeregistered():
-                del self.views[pid]
-            case ev.ProviderStateChanged(new_state=new):
-                v.state = new
-                if new in ("initializing", "cold"):
-                    v.consecutive_failures = 0
-            case ev.ProviderStarted():
-                v.tools = list(event.tools)
-                v.tools_discovered = True
-                v.last_started_at = when
-                v.startup_duration_ms = event.startup_duration_ms
-                v.last_error = None
-            case ev.ProviderToolsChanged(tools=tools):
-                v.tools = list(tools)
-                v.tools_discovered = True
-            case ev.ProviderStartFailed(error=error):
-                v.last_error = error
-            case ev.HealthCheckPassed(duration_ms=d):
-                v.consecutive_failures = 0
-                v.total_checks += 1
-                v.last_health_check_at = when
-                v.health_history.append(HealthCheck(timestamp=when, healthy=True, duration_ms=d))
-            case ev.HealthCheckFailed(error=error, consecutive_failures=n):
-                v.consecutive_failures = n
-                v.total_checks += 1
-                v.failed_checks += 1
-                v.last_error = error
-                v.last_health_check_at = when
-                v.health_history.append(HealthCheck(timestamp=when, healthy=False, error=error))
-            case ev.CircuitBreakerStateChanged(new_state=new):
-                v.breaker_state = new
-            case ev.ToolInvocationRequested():
-                v.calls_total += 1
-                self.total_tool_calls += 1
-                return  # list rows do not show call counts: keep the list cache
-            case ev.ToolInvocationFailed():
-                v.calls_failed += 1
-                return
-            case ev.ToolInvocationCompleted():
-                return
-            case _:
-                return
-        self._touched(rec, pid)
+        # Handlers return False when the change cannot affect a list row (call counters),
+        # which keeps the encoded list cached under traffic.
+        if handler(self, v, rec, event) is not False:
+            if rec.stream_id.startswith(STREAM_PREFIX):
+                v.version = rec.stream_version
+            if self._list_cache:
+                self._list_cache.clear()
 
-    def _touched(self, rec: RecordedEvent, pid: str) -> None:
-        v = self.views.get(pid)
-        if v is not None and rec.stream_id.startswith(STREAM_PREFIX):
-            v.version = rec.stream_version
+    def _registered(self, rec: RecordedEvent, e: ev.Event) -> None:
+        assert isinstance(e, ev.ProviderRegistered)
+        at = rec.recorded_at
+        self.views[e.provider_id] = ProviderView(
+            provider_id=e.provider_id, spec=e.spec, created=at, updated=at, version=rec.stream_version
+        )
         self._list_cache.clear()
+
+    def _updated(self, v: ProviderView, rec: RecordedEvent, e: ev.ProviderUpdated) -> None:
+        v.spec = e.spec
+        v.updated = rec.recorded_at
+
+    def _deregistered(self, v: ProviderView, rec: RecordedEvent, e: ev.ProviderDeregistered) -> None:
+        del self.views[v.provider_id]
+
+    def _state(self, v: ProviderView, rec: RecordedEvent, e: ev.ProviderStateChanged) -> None:
+        v.state = e.new_state
+        if e.new_state in ("initializing", "cold"):
+            v.consecutive_failures = 0
+
+    def _started(self, v: ProviderView, rec: RecordedEvent, e: ev.ProviderStarted) -> None:
+        v.tools = list(e.tools)
+        v.tools_discovered = True
+        v.last_started = rec.recorded_at
+        v.startup_duration_ms = e.startup_duration_ms
+        v.last_error = None
+
+    def _tools(self, v: ProviderView, rec: RecordedEvent, e: ev.ProviderToolsChanged) -> None:
+        v.tools = list(e.tools)
+        v.tools_discovered = True
+
+    def _start_failed(self, v: ProviderView, rec: RecordedEvent, e: ev.ProviderStartFailed) -> None:
+        v.last_error = e.error
+
+    def _passed(self, v: ProviderView, rec: RecordedEvent, e: ev.HealthCheckPassed) -> bool:
+        v.consecutive_failures = 0
+        v.total_checks += 1
+        v.last_check = rec.recorded_at
+        v.checks.append(_Check(rec.recorded_at, True, e.duration_ms))
+        return False
+
+    def _failed(self, v: ProviderView, rec: RecordedEvent, e: ev.HealthCheckFailed) -> bool:
+        v.consecutive_failures = e.consecutive_failures
+        v.total_checks += 1
+        v.failed_checks += 1
+        v.last_error = e.error
+        v.last_check = rec.recorded_at
+        v.checks.append(_Check(rec.recorded_at, False, None, e.error))
+        return False
+
+    def _breaker(self, v: ProviderView, rec: RecordedEvent, e: ev.CircuitBreakerStateChanged) -> None:
+        v.breaker_state = e.new_state
+
+    def _call_requested(self, v: ProviderView, rec: RecordedEvent, e: ev.Event) -> bool:
+        v.calls_total += 1
+        self.total_tool_calls += 1
+        return False
+
+    def _call_failed(self, v: ProviderView, rec: RecordedEvent, e: ev.Event) -> bool:
+        v.calls_failed += 1
+        return False
+
+    _handlers: dict[type, Any] = {
+        ev.ProviderRegistered: _registered,
+        ev.ProviderUpdated: _updated,
+        ev.ProviderDeregistered: _deregistered,
+        ev.ProviderStateChanged: _state,
+        ev.ProviderStarted: _started,
+        ev.ProviderToolsChanged: _tools,
+        ev.ProviderStartFailed: _start_failed,
+        ev.HealthCheckPassed: _passed,
+        ev.HealthCheckFailed: _failed,
+        ev.CircuitBreakerStateChanged: _breaker,
+        ev.ToolInvocationRequested: _call_requested,
+        ev.ToolInvocationFailed: _call_failed,
+    }
 
     def by_state(self) -> dict[str, int]:
         counts: dict[str, int] = {}
