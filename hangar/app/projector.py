@@ -29,6 +29,7 @@ class Projector:
         self._seq = itertools.count()
         self._task: asyncio.Task[None] | None = None
         self.undecodable = 0
+        self._seeded: dict[str, int] = {}
 
     def add_listener(self, listener: Listener) -> None:
         """Listeners run synchronously on the projector task and must never block."""
@@ -39,6 +40,7 @@ class Projector:
             self._listeners.remove(listener)
 
     async def start(self) -> None:
+        await self._seed_compacted_streams()
         self._task = asyncio.create_task(self._run(), name="hangar-projector")
         # Serve nothing until the read models have caught up with the log.
         await self.wait_for(await self._store.last_position())
@@ -66,7 +68,32 @@ class Projector:
         heapq.heappush(self._waiters, (position, next(self._seq), fut))
         await fut
 
+    async def _seed_compacted_streams(self) -> None:
+        """Compaction deletes a stream's early events, so replaying from position 0 alone would
+        lose what they established (a provider's registration). Projections that can, start
+        those streams from their latest snapshot; events at or below it are then skipped."""
+        from hangar.app.maintenance import MAINTENANCE_STREAM
+
+        compacted: set[str] = set()
+        for rec in await self._store.read_stream(MAINTENANCE_STREAM):
+            event = codec.decode(rec)
+            stream = getattr(event, "stream_id", None)
+            if stream:
+                compacted.add(stream)
+        for stream in sorted(compacted):
+            snap = await self._store.load_snapshot(stream)
+            if snap is None:
+                continue
+            for projection in self.projections:
+                seed = getattr(projection, "seed", None)
+                if seed is not None:
+                    seed(snap)
+            self._seeded[stream] = snap.version
+
     def apply(self, rec: RecordedEvent) -> None:
+        if self._seeded and rec.stream_version <= self._seeded.get(rec.stream_id, 0):
+            self.position = rec.position  # already part of a seeded snapshot
+            return
         try:
             event = codec.decode(rec)
         except Exception:

@@ -53,3 +53,40 @@ async def test_rebuild_from_zero_matches_live(tmp_path: Path) -> None:
         assert rebuilt.total_tool_calls == 5
     finally:
         await services.close()
+
+
+async def test_compacted_provider_survives_a_restart(tmp_path: Path) -> None:
+    """Compaction deletes the registration event; the read model still knows the provider
+    after a restart because compacted streams are seeded from their snapshot."""
+    from hangar.app.maintenance import CompactStream
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'hangar.db'}"
+    await migrate(url)
+    config = HangarConfig()
+    services = Services(create_event_store(url), RuntimeConnector(use_reaper=False), config)
+    await services.start()
+    spec = ProviderSpec(mode="remote", endpoint="http://127.0.0.1:9/mcp")
+    try:
+        await services.bus.execute(RegisterProvider(provider_id="keep", spec=spec), CTX)
+        for i in range(130):  # crosses the snapshot at version 100
+            await services.bus.execute(UpdateProvider(provider_id="keep", changes={"description": f"d{i}"}), CTX)
+        deleted = await services.bus.execute(CompactStream("provider:keep"), CTX)
+        assert deleted == 100
+        live = services.providers.get("keep")
+        assert live is not None
+        live_row = services.providers.list_json(None)
+        live_version = live.version
+    finally:
+        await services.close()
+
+    again = Services(create_event_store(url), RuntimeConnector(use_reaper=False), config)
+    await again.start()
+    try:
+        view = again.providers.get("keep")
+        assert view is not None and view.spec.description == "d129" and view.version == live_version
+        assert again.providers.list_json(None) == live_row
+        # The aggregate still accepts changes at the right version after the restart.
+        await again.bus.execute(UpdateProvider(provider_id="keep", changes={"description": "after"}), CTX)
+        assert again.providers.get("keep").spec.description == "after"  # type: ignore[union-attr]
+    finally:
+        await again.close()

@@ -8,9 +8,9 @@ from typing import Any
 import msgspec
 
 from hangar.app.codec import iso
-from hangar.app.ports import RecordedEvent
+from hangar.app.ports import RecordedEvent, Snapshot
 from hangar.domain import events as ev
-from hangar.domain.provider import STREAM_PREFIX
+from hangar.domain.provider import STREAM_PREFIX, ProviderSnapshot
 from hangar.domain.provider_spec import ProviderSpec, ToolSpec
 
 HEALTH_BY_STATE = {
@@ -254,6 +254,21 @@ class ProvidersProjection:
         ev.ToolInvocationRequested: _call_requested,
         ev.ToolInvocationFailed: _call_failed,
     }
+
+    def seed(self, snap: Snapshot) -> None:
+        """Start a compacted provider stream from its snapshot (see ``Projector``)."""
+        if not snap.stream_id.startswith(STREAM_PREFIX):
+            return
+        state = msgspec.json.decode(snap.state, type=ProviderSnapshot)
+        if not state.registered or state.spec is None:
+            self.views.pop(state.provider_id, None)
+            return
+        self.views[state.provider_id] = ProviderView(
+            provider_id=state.provider_id, spec=state.spec, version=snap.version, state=state.state.value,
+            tools=list(state.tools), tools_discovered=bool(state.tools), breaker_state=state.breaker_state,
+            consecutive_failures=state.consecutive_failures, last_error=state.last_error or None,
+        )
+        self._list_cache.clear()
 
     def by_state(self) -> dict[str, int]:
         counts: dict[str, int] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hangar.app.ports import RecordedEvent
+from hangar.app.ports import RecordedEvent, Snapshot
 from hangar.domain.events import Event
 
 
@@ -21,6 +21,9 @@ class StreamIndex:
 
     def apply(self, rec: RecordedEvent, event: Event) -> None:
         self.versions[rec.stream_id] = rec.stream_version
+
+    def seed(self, snap: Snapshot) -> None:
+        self.versions[snap.stream_id] = max(self.versions.get(snap.stream_id, 0), snap.version)
 
     def dump(self) -> Any:
         return dict(sorted(self.versions.items()))
