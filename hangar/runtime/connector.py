@@ -19,7 +19,7 @@ from hangar.domain.errors import (
 )
 from hangar.domain.provider_spec import ProviderSpec, ToolSpec
 from hangar.runtime.client import McpClient
-from hangar.runtime.docker_engine import DockerEngine
+from hangar.runtime.docker_engine import DockerEngine, engine_configured
 from hangar.runtime.errors import (
     CallTimeout,
     ProtocolError,
@@ -35,6 +35,7 @@ from hangar.runtime.stdio import StdioClient
 T = TypeVar("T")
 
 INVALID_PARAMS = -32602
+DOCKER_SWEEP_DELAY_S = 5.0
 
 
 def translate(provider_id: str, exc: RuntimeClientError) -> HangarError:
@@ -102,14 +103,17 @@ class RuntimeConnector:
         self._logs: dict[str, LogBuffer] = {}
         self._reaper = ProcessReaper() if use_reaper else None
         self._builders: dict[str, ClientBuilder] = {"subprocess": self._stdio, "remote": self._remote}
-        # Connected (and its leftovers swept) on the first docker provider start, not before.
+        # Made on first need; it connects to the engine lazily, in its own threads.
         self._docker_engine: DockerEngine | None = None
-        self._builders["docker"] = self._docker
+        self._builders["docker"] = self._docker_client
         self._builders.update(extra_builders or {})
 
     async def start(self) -> None:
         if self._reaper is not None:
             await self._reaper.start()
+        if engine_configured():
+            # Containers a killed Hangar left behind; delayed so startup does not pay for it.
+            self._docker().sweep_later(DOCKER_SWEEP_DELAY_S)
 
     async def close(self) -> None:
         if self._reaper is not None:
@@ -163,21 +167,24 @@ class RuntimeConnector:
             pid, spec.endpoint or "", on_notification=_tools_changed_filter(on_tools_changed)
         )
 
-    def _docker(
+    def _docker(self) -> DockerEngine:
+        if self._docker_engine is None:
+            self._docker_engine = DockerEngine()
+        return self._docker_engine
+
+    def _docker_client(
         self, pid: str, spec: ProviderSpec, logs: LogBuffer,
         on_exit: Callable[[str], None], on_tools_changed: Callable[[], None],
     ) -> McpClient:
         from hangar.runtime.docker import DockerClient
         from hangar.runtime.docker_engine import ContainerSpec
 
-        if self._docker_engine is None:
-            self._docker_engine = DockerEngine()
         container = ContainerSpec(
             image=spec.image or "", command=spec.command, env=spec.env, volumes=spec.volumes,
             network=spec.network, read_only=spec.read_only,
         )
         return DockerClient(
-            pid, container, engine=self._docker_engine, logs=logs,
+            pid, container, engine=self._docker(), logs=logs,
             on_exit=lambda rc: on_exit(f"container exited with code {rc}" if rc is not None
                                        else "container stopped answering"),
             on_notification=_tools_changed_filter(on_tools_changed),
