@@ -12,10 +12,12 @@ PYTEST_ARGS ?=
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml tests/fixtures/entrypoint_pkg/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# Entry points the discovery tests scan (a real installed distribution).
+	$(BIN)/pip install --quiet --no-deps -e tests/fixtures/entrypoint_pkg
 	touch $@
 
 serve: venv

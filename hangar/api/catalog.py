@@ -1,0 +1,228 @@
+"""``/api/catalog``: provider templates, searched, added, imported from registries, deployed.
+
+Secret values never leave: entries show which variables are secret, never a secret's default,
+and a deploy answers the provider's id, not the environment it was given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import httpx
+import msgspec
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.di import Provide
+from litestar.params import Parameter
+
+from hangar.api.deps import command_context, etag, provide_services
+from hangar.api.views import redact_env
+from hangar.app.catalog import (
+    AddCatalogEntry,
+    DeployCatalogEntry,
+    ImportCatalog,
+    RemoveCatalogEntry,
+    read_document,
+)
+from hangar.app.projections.catalog import EntryView
+from hangar.app.services import Services
+from hangar.domain.catalog import entry_mode
+from hangar.domain.catalog_events import CatalogEntryData, EnvVar
+from hangar.domain.catalog_formats import FORMATS, parse_document
+from hangar.domain.errors import CatalogEntryNotFoundError, ValidationError
+from hangar.domain.provider_spec import IdleSeconds, PositiveSeconds
+
+MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
+NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+Format = Literal["auto", "hangar", "toolhive", "mcp-registry"]
+
+
+class AddEntryRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: NonEmpty
+    description: Annotated[str, msgspec.Meta(min_length=1)]
+    mode: Literal["subprocess", "docker", "remote"] | None = None
+    command: list[str] | None = None
+    image: str | None = None
+    endpoint: str | None = None
+    tags: list[str] = []
+    args: list[str] = []
+    env: dict[str, str] = {}
+    env_vars: list[EnvVar] = []
+    tools: list[str] = []
+    transport: str | None = None
+    repository_url: str | None = None
+    version: str | None = None
+    metadata: dict[str, Any] = {}
+
+    def entry(self) -> CatalogEntryData:
+        return CatalogEntryData(**msgspec.structs.asdict(self), source="custom")
+
+
+class DeployRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    provider_id: str | None = None
+    env: dict[str, str] = {}
+    description: str | None = None
+    idle_ttl_s: IdleSeconds | None = None
+    health_check_interval_s: PositiveSeconds | None = None
+
+
+class ImportRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    path: str | None = None
+    url: str | None = None
+    document: Any = None
+    format: Format = "auto"
+    overwrite: bool = True
+
+
+def _env_var(v: EnvVar) -> dict[str, Any]:
+    return {"name": v.name, "description": v.description, "required": v.required, "secret": v.secret,
+            "default": None if v.secret else v.default}
+
+
+def entry_body(v: EntryView) -> dict[str, Any]:
+    e = v.entry
+    secret = {x.name for x in e.env_vars if x.secret}
+    return {
+        "entry_id": v.entry_id, "name": e.name, "description": e.description, "mode": entry_mode(e),
+        "command": e.command, "args": e.args, "image": e.image, "endpoint": e.endpoint,
+        "env": {k: ("***" if k in secret else val) for k, val in redact_env(e.env).items()},
+        "env_vars": [_env_var(x) for x in e.env_vars],
+        "required_env": [x.name for x in e.env_vars if x.required],
+        "tags": e.tags, "tools": e.tools, "transport": e.transport, "repository_url": e.repository_url,
+        "version": e.version, "source": e.source, "verified": e.verified, "builtin": e.source == "hangar",
+        "metadata": e.metadata, "created_at": v.created_at, "updated_at": v.updated_at,
+        "deploy_count": v.deploy_count, "last_deployed_at": v.last_deployed_at,
+    }
+
+
+def _entry(services: Services, entry_id: str) -> EntryView:
+    view = services.catalog_view.get(entry_id)
+    if view is None:
+        raise CatalogEntryNotFoundError(entry_id)
+    return view
+
+
+def _read_small(p: Path) -> str:
+    if p.stat().st_size > MAX_DOCUMENT_BYTES:
+        raise ValidationError(f"path: {p} is larger than {MAX_DOCUMENT_BYTES} bytes")
+    return p.read_text()
+
+
+async def fetch_document(req: ImportRequest) -> Any:
+    given = [k for k in ("path", "url") if getattr(req, k)] + (["document"] if req.document is not None else [])
+    if len(given) != 1:
+        raise ValidationError("give exactly one of 'path', 'url' or 'document'")
+    if req.document is not None:
+        return req.document
+    if req.path:
+        try:
+            text = await asyncio.to_thread(_read_small, Path(req.path))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValidationError(f"path: cannot read {req.path}: {getattr(exc, 'strerror', None) or exc}") from None
+        return read_document(text, req.path)
+    url = req.url or ""
+    if not url.startswith(("http://", "https://")):
+        raise ValidationError("url: must be an http(s) URL")
+    try:
+        async with httpx.AsyncClient(timeout=15, follow_redirects=True) as client:
+            resp = await client.get(url)
+    except httpx.HTTPError as exc:
+        raise ValidationError(f"url: cannot fetch {url}: {type(exc).__name__}") from None
+    if resp.status_code != 200:
+        raise ValidationError(f"url: fetching {url} answered {resp.status_code}")
+    if len(resp.content) > MAX_DOCUMENT_BYTES:
+        raise ValidationError(f"url: the document is larger than {MAX_DOCUMENT_BYTES} bytes")
+    return read_document(resp.text, url)
+
+
+class CatalogController(Controller):
+    path = "/api/catalog"
+    tags = ["catalog"]
+    dependencies = {"services": Provide(provide_services, sync_to_thread=False)}
+
+    @get("/", summary="List catalog entries (search on name/description, tags AND)")
+    async def list_entries(
+        self, services: Services,
+        search: Annotated[str | None, Parameter(query="search", max_length=256)] = None,
+        tags: Annotated[str | None, Parameter(query="tags", max_length=1024)] = None,
+    ) -> dict[str, Any]:
+        wanted = [t for t in (tags or "").split(",") if t.strip()]
+        entries = [entry_body(v) for v in services.catalog_view.search(search, wanted)]
+        return {"entries": entries, "total": len(entries)}
+
+    @post("/", status_code=201, summary="Add a catalog entry")
+    async def add_entry(self, request: Request, services: Services, data: AddEntryRequest) -> Response[dict[str, Any]]:
+        entry_id = await services.bus.execute(AddCatalogEntry(entry=data.entry()), command_context(request))
+        view = _entry(services, entry_id)
+        headers = {"Location": f"/api/catalog/{entry_id}", "ETag": etag(view.version)}
+        return Response(entry_body(view), status_code=201, headers=headers)
+
+    @post("/import", status_code=200, summary="Import a Hangar, ToolHive or MCP Registry document")
+    async def import_entries(self, request: Request, services: Services, data: ImportRequest) -> dict[str, Any]:
+        fmt, entries = parse_document(await fetch_document(data), data.format)
+        res = await services.bus.execute(
+            ImportCatalog(entries=entries, format=fmt, overwrite=data.overwrite), command_context(request)
+        )
+        return msgspec.to_builtins(res)
+
+    @get("/{entry_id:str}", summary="One catalog entry")
+    async def get_entry(self, services: Services, entry_id: str) -> Response[dict[str, Any]]:
+        view = _entry(services, entry_id)
+        return Response(entry_body(view), headers={"ETag": etag(view.version)})
+
+    @delete("/{entry_id:str}", status_code=200, summary="Delete a catalog entry")
+    async def delete_entry(self, request: Request, services: Services, entry_id: str) -> dict[str, Any]:
+        _entry(services, entry_id)
+        await services.bus.execute(RemoveCatalogEntry(entry_id=entry_id), command_context(request))
+        return {"entry_id": entry_id, "deleted": True}
+
+    @post("/{entry_id:str}/deploy", status_code=201, summary="Register the entry as a provider")
+    async def deploy_entry(
+        self, request: Request, services: Services, entry_id: str, data: DeployRequest | None = None
+    ) -> Response[dict[str, Any]]:
+        _entry(services, entry_id)
+        body = data or DeployRequest()
+        overrides = {k: getattr(body, k) for k in ("description", "idle_ttl_s", "health_check_interval_s")
+                     if getattr(body, k) is not None}
+        res = await services.bus.execute(
+            DeployCatalogEntry(entry_id=entry_id, provider_id=body.provider_id, env=body.env, overrides=overrides),
+            command_context(request),
+        )
+        return Response(msgspec.to_builtins(res), status_code=201,
+                        headers={"Location": f"/api/providers/{res.provider_id}"})
+
+
+async def run_import(file: str, db_url: str, fmt: str = "auto", overwrite: bool = True) -> dict[str, Any]:
+    """``hangar catalog import FILE``: straight into the event store (a running server picks the
+    entries up from the log)."""
+    import os
+    import socket
+
+    from hangar.app.bus import CommandBus
+    from hangar.app.catalog import Catalog, catalog_repository
+    from hangar.app.projections.catalog import CatalogProjection
+    from hangar.app.projector import Projector
+    from hangar.store import create_event_store, migrate
+
+    if fmt not in FORMATS:
+        raise ValidationError(f"format must be one of {', '.join(FORMATS)}")
+    try:
+        text = await asyncio.to_thread(_read_small, Path(file))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}") from None
+    kind, entries = parse_document(read_document(text, file), fmt)
+    await migrate(db_url)
+    store = create_event_store(db_url)
+    await store.start()
+    view = CatalogProjection()
+    projector = Projector(store, [view])
+    try:
+        await projector.start()
+        bus = CommandBus(f"{socket.gethostname()}:{os.getpid()}:cli")
+        Catalog(catalog_repository(store, projector.wait_for), bus, view).register_with(bus)
+        res = await bus.execute(ImportCatalog(entries=entries, format=kind, overwrite=overwrite))
+        return msgspec.to_builtins(res)
+    finally:
+        await projector.stop()
+        await store.close()
