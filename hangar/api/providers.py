@@ -36,6 +36,7 @@ class CreateProviderRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=
     read_only: bool = True
     tools: list[ToolSpec] | None = None
     call_timeout_s: CallTimeout = 30.0
+    secret_env: list[str] = []
 
     def spec(self) -> ProviderSpec:
         fields = msgspec.structs.asdict(self)
@@ -56,6 +57,7 @@ class UpdateProviderRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=
     read_only: bool | msgspec.UnsetType = msgspec.UNSET
     tools: list[ToolSpec] | msgspec.UnsetType | None = msgspec.UNSET
     call_timeout_s: CallTimeout | msgspec.UnsetType = msgspec.UNSET
+    secret_env: list[str] | msgspec.UnsetType = msgspec.UNSET
 
     def changes(self) -> dict[str, Any]:
         return {

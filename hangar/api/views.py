@@ -6,13 +6,12 @@ from typing import Any
 
 import msgspec
 
+from hangar.app import secrets
 from hangar.app.codec import iso
 from hangar.app.ports import RecordedEvent
 from hangar.app.projections.providers import HealthCheck, ProviderSummary, ProviderView
+from hangar.app.secrets import REDACTED, is_sealed, looks_secret
 from hangar.app.services import Services
-
-SECRET_MARKERS = ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL", "AUTH")
-REDACTED = "***"
 
 
 class ProviderListBody(msgspec.Struct):
@@ -79,8 +78,8 @@ class ProviderDetail(msgspec.Struct):
 
 
 def redact_env(env: dict[str, str]) -> dict[str, str]:
-    """Values whose names look secret are never shown."""
-    return {k: (REDACTED if any(m in k.upper() for m in SECRET_MARKERS) else v) for k, v in env.items()}
+    """Values whose names look secret, and sealed values, are never shown."""
+    return {k: (REDACTED if looks_secret(k) or is_sealed(v) else v) for k, v in env.items()}
 
 
 def tools_body(view: ProviderView) -> list[ToolBody]:
@@ -126,7 +125,7 @@ def provider_detail(services: Services, view: ProviderView) -> ProviderDetail:
             command=s.command,
             image=s.image,
             endpoint=s.endpoint,
-            env=redact_env(s.env),
+            env=secrets.redact_env(s),
             idle_ttl_s=s.idle_ttl_s,
             health_check_interval_s=s.health_check_interval_s,
             volumes=s.volumes,

@@ -20,6 +20,7 @@ from hangar.app.bus import SYSTEM, CommandBus, CommandContext
 from hangar.app.codec import EventMetadata
 from hangar.app.ports import ProviderConnection, ProviderConnector
 from hangar.app.repository import ProviderRepository
+from hangar.app.secrets import SecretBox
 from hangar.config.schema import RuntimeConfig
 from hangar.domain.breaker import CircuitBreaker
 from hangar.domain.errors import HangarError, ProviderUnavailableError
@@ -54,7 +55,9 @@ class Lifecycle:
         connector: ProviderConnector,
         cfg: RuntimeConfig,
         metadata: Callable[[CommandContext], EventMetadata],
+        secrets: SecretBox | None = None,
     ) -> None:
+        self.secrets = secrets
         self.repo = repo
         self.connector = connector
         self.cfg = cfg
@@ -89,7 +92,8 @@ class Lifecycle:
         meta = self._meta(ctx)
         try:
             agg = await self.repo.load(pid)
-            spec = agg.spec
+            # Secrets are opened here, for the process only; the log keeps ciphertext.
+            spec = self.secrets.open_spec(agg.spec) if self.secrets is not None else agg.spec
             await self.repo.execute(pid, lambda p: p.begin_start(), meta)
             h.wanted = True
             started = time.perf_counter()

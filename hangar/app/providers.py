@@ -9,6 +9,7 @@ import msgspec
 from hangar.app.bus import CommandBus, CommandContext
 from hangar.app.codec import EventMetadata
 from hangar.app.repository import ProviderRepository
+from hangar.app.secrets import SecretBox
 from hangar.domain.errors import ValidationError
 from hangar.domain.events import Event
 from hangar.domain.provider import Provider
@@ -64,9 +65,12 @@ def apply_changes(spec: ProviderSpec, changes: dict[str, Any]) -> ProviderSpec:
 
 
 class ProviderDefinitions:
-    def __init__(self, repo: ProviderRepository, hooks: DefinitionHooks | None = None) -> None:
+    def __init__(
+        self, repo: ProviderRepository, hooks: DefinitionHooks | None = None, secrets: SecretBox | None = None
+    ) -> None:
         self.repo = repo
         self.hooks: DefinitionHooks = hooks or NoHooks()
+        self.secrets = secrets
 
     def register_with(self, bus: CommandBus) -> None:
         bus.register(RegisterProvider, self.register)
@@ -80,8 +84,8 @@ class ProviderDefinitions:
 
         def decide(p: Provider) -> list[Event]:
             if cmd.upsert and p.exists:
-                return p.update(cmd.spec)
-            return p.register(cmd.spec)
+                return p.update(self._seal(cmd.spec, p.spec))
+            return p.register(self._seal(cmd.spec, None))
 
         res = await self.repo.execute(cmd.provider_id, decide, meta, if_match=ctx.if_match)
         if cmd.upsert and res.events and type(res.events[0]).__name__ == "ProviderUpdated":
@@ -91,12 +95,16 @@ class ProviderDefinitions:
     async def update(self, cmd: UpdateProvider, ctx: CommandContext, meta: EventMetadata) -> int:
         """Returns the aggregate version after the update."""
         res = await self.repo.execute(
-            cmd.provider_id, lambda p: p.update(apply_changes(p.spec, cmd.changes)), meta,
+            cmd.provider_id, lambda p: p.update(self._seal(apply_changes(p.spec, cmd.changes), p.spec)), meta,
             if_match=ctx.if_match,
         )
         if res.events:
             await self.hooks.after_update(cmd.provider_id, ctx)
         return res.aggregate.version
+
+    def _seal(self, spec: ProviderSpec, previous: ProviderSpec | None) -> ProviderSpec:
+        # Secret values never reach an event in clear (see hangar.app.secrets).
+        return self.secrets.seal_spec(spec, previous) if self.secrets is not None else spec
 
     async def deregister(
         self, cmd: DeregisterProvider, ctx: CommandContext, meta: EventMetadata

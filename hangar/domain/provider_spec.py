@@ -41,6 +41,8 @@ class ProviderSpec(msgspec.Struct, frozen=True, kw_only=True):
     tools: list[ToolSpec] | None = None
     """Predefined tools, listed before the provider has ever started."""
     call_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
+    secret_env: list[str] = []
+    """Env names whose values are secret even if their names do not look it."""
 
 
 def check_provider_id(provider_id: str) -> None:

@@ -1,0 +1,106 @@
+"""Secret env values are sealed before they enter any event, and opened only to start a process.
+
+A value is secret when its name looks secret (``API_TOKEN``, ``DB_PASSWORD``, ...) or when the
+definition lists it in ``secret_env``. Sealed values are Fernet tokens prefixed ``enc:v1:``;
+the key comes from ``HANGAR_SECRET_KEY`` or a key file created on first use (mode 0600), so the
+event store, WebSocket frames, exports and logs only ever carry ciphertext.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import msgspec
+from cryptography.fernet import Fernet, InvalidToken
+
+from hangar.domain.errors import ValidationError
+from hangar.domain.provider_spec import ProviderSpec
+
+PREFIX = "enc:v1:"
+SECRET_MARKERS = ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL", "AUTH", "PRIVATE")
+REDACTED = "***"
+DEFAULT_KEY_FILE = "./data/hangar-secret.key"
+
+
+def looks_secret(name: str) -> bool:
+    upper = name.upper()
+    return any(marker in upper for marker in SECRET_MARKERS)
+
+
+def is_sealed(value: str) -> bool:
+    return value.startswith(PREFIX)
+
+
+def secret_names(spec: ProviderSpec) -> set[str]:
+    return {k for k in spec.env if looks_secret(k)} | set(spec.secret_env)
+
+
+def redact_env(spec: ProviderSpec) -> dict[str, str]:
+    names = secret_names(spec)
+    return {k: (REDACTED if k in names or is_sealed(v) else v) for k, v in spec.env.items()}
+
+
+class SecretBox:
+    def __init__(self, key: bytes) -> None:
+        self._fernet = Fernet(key)
+
+    @classmethod
+    def from_environment(cls, key_file: str | None = None) -> SecretBox:
+        env_key = os.environ.get("HANGAR_SECRET_KEY")
+        if env_key:
+            return cls(env_key.encode())
+        path = Path(key_file or os.environ.get("HANGAR_SECRET_KEY_FILE", DEFAULT_KEY_FILE))
+        if path.exists():
+            return cls(path.read_bytes().strip())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = Fernet.generate_key()
+        # Created exclusively with 0600 so a concurrent first start cannot hand out two keys.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return cls(path.read_bytes().strip())
+        with os.fdopen(fd, "wb") as f:
+            f.write(key)
+        return cls(key)
+
+    def seal(self, plaintext: str) -> str:
+        return PREFIX + self._fernet.encrypt(plaintext.encode()).decode()
+
+    def open(self, value: str) -> str:
+        if not is_sealed(value):
+            return value
+        try:
+            return self._fernet.decrypt(value[len(PREFIX):].encode()).decode()
+        except InvalidToken:
+            raise ValidationError(
+                "a sealed secret cannot be opened with this instance's key (HANGAR_SECRET_KEY)"
+            ) from None
+
+    def seal_spec(self, spec: ProviderSpec, previous: ProviderSpec | None = None) -> ProviderSpec:
+        """Seal every secret value; a value equal to the previous one keeps its token, so an
+        unchanged definition still compares equal and records nothing."""
+        names = secret_names(spec)
+        if not names:
+            return spec
+        old = previous.env if previous is not None else {}
+        env: dict[str, str] = {}
+        for k, v in spec.env.items():
+            if k not in names or is_sealed(v):
+                env[k] = v
+            elif k in old and is_sealed(old[k]) and self._same(old[k], v):
+                env[k] = old[k]
+            else:
+                env[k] = self.seal(v)
+        return msgspec.structs.replace(spec, env=env)
+
+    def open_spec(self, spec: ProviderSpec) -> ProviderSpec:
+        if not any(is_sealed(v) for v in spec.env.values()):
+            return spec
+        return msgspec.structs.replace(spec, env={k: self.open(v) for k, v in spec.env.items()})
+
+    def _same(self, sealed: str, plaintext: str) -> bool:
+        try:
+            return self.open(sealed) == plaintext
+        except ValidationError:
+            return False
