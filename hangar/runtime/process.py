@@ -233,15 +233,12 @@ class ProviderProcess:
     ) -> None:
         """EOF on stdin, then SIGTERM to the group, then SIGKILL; returns once the group is gone."""
         self.close_stdin()
-        await self.wait_exit(grace_s)
         # Even after a graceful leader exit, children it forked may still be running.
-        if not self.exited.done() or group_alive(self.pgid):
+        if not (await self.wait_exit(grace_s) and not group_alive(self.pgid)):
             self.signal_group(signal.SIGTERM)
-            if await self.wait_group_gone(term_timeout_s):
-                self.close_pipes()
-                return
-        self.signal_group(signal.SIGKILL)
-        await self.wait_group_gone(kill_timeout_s)
+            if not await self.wait_group_gone(term_timeout_s):
+                self.signal_group(signal.SIGKILL)
+                await self.wait_group_gone(kill_timeout_s)
         self.close_pipes()
 
     def kill_group(self) -> None:

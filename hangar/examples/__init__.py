@@ -1,0 +1,1 @@
+"""Example MCP providers shipped with Hangar (``python -m hangar.examples.math_server``)."""
