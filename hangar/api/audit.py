@@ -1,0 +1,55 @@
+"""``/api/observability/audit`` and ``/api/observability/security`` (the other observability
+routes live in ``hangar/api/observability.py``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, get
+from litestar.di import Provide
+from litestar.params import Parameter
+
+from hangar.api.deps import provide_services
+from hangar.app.services import Services
+
+Limit = Annotated[int, Parameter(ge=1, le=1000)]
+Filter = Annotated[str | None, Parameter(min_length=1, max_length=200)]
+
+
+class AuditBody(msgspec.Struct):
+    records: list[dict[str, Any]]
+    total: int
+
+
+class SecurityBody(msgspec.Struct):
+    events: list[dict[str, Any]]
+    total: int
+
+
+class AuditController(Controller):
+    path = "/api/observability"
+    tags = ["observability"]
+    dependencies = {"services": Provide(provide_services, sync_to_thread=False)}
+
+    @get("/audit", summary="Audit records of commands, newest first")
+    async def audit(
+        self,
+        services: Services,
+        provider_id: Filter = None,
+        event_type: Filter = None,
+        principal: Filter = None,
+        outcome: Annotated[Literal["success", "failure"] | None, Parameter()] = None,
+        limit: Limit = 100,
+    ) -> AuditBody:
+        records, total = services.auth.audit_log.query(
+            provider_id=provider_id, event_type=event_type, principal=principal, outcome=outcome, limit=limit,
+        )
+        return AuditBody([msgspec.to_builtins(r) for r in records], total)
+
+    @get("/security", summary="Security events (refusals, lockouts, key and role changes), newest first")
+    async def security_events(
+        self, services: Services, event_type: Filter = None, limit: Limit = 100,
+    ) -> SecurityBody:
+        events, total = services.auth.security_log.query(event_type=event_type, limit=limit)
+        return SecurityBody(events, total)

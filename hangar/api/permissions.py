@@ -1,0 +1,144 @@
+"""THE table of route → permission. Every route the app serves must have an entry here.
+
+>>> ENGINEERS ADDING A ROUTE: add one line to ``ROUTE_PERMISSIONS`` below, keyed
+>>> ``"<METHOD> <path as Litestar formats it>"`` (path parameters without their type:
+>>> ``/api/groups/{group_id}``), ``"WS <path>"`` for a WebSocket and ``"ASGI <path>"`` for a
+>>> mounted ASGI app. The value is a permission from ``hangar.domain.auth.PERMISSION_CATALOGUE``
+>>> (add an action there if none fits) or ``PUBLIC`` for the rare route that must work without
+>>> a key (health probes). ``tests/auth/test_permission_table.py`` fails for any registered
+>>> route without an entry; at runtime such a route is refused to everyone but ``*:*`` holders.
+
+With ``auth.enabled`` the guard (``hangar/api/guard.py``) requires a valid key on every route
+and the permission named here; CORS preflight (``OPTIONS``) is always answered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from hangar.domain.auth import Grant, parse_permission
+
+PUBLIC = "public"
+
+ROUTE_PERMISSIONS: dict[str, str] = {
+    # --- providers -----------------------------------------------------------------------------
+    "GET /api/providers": "providers:read",
+    "POST /api/providers": "providers:write",
+    "GET /api/providers/{provider_id}": "providers:read",
+    "PUT /api/providers/{provider_id}": "providers:write",
+    "DELETE /api/providers/{provider_id}": "providers:write",
+    "POST /api/providers/{provider_id}/start": "providers:start",
+    "POST /api/providers/{provider_id}/stop": "providers:stop",
+    "GET /api/providers/{provider_id}/tools": "providers:read",
+    "GET /api/providers/{provider_id}/tools/history": "providers:read",
+    "GET /api/providers/{provider_id}/health": "providers:read",
+    "GET /api/providers/{provider_id}/logs": "providers:read",
+    "POST /api/providers/{provider_id}/tools/{tool_name}/invoke": "tools:invoke",
+    "WS /api/ws/providers/{provider_id}/logs": "providers:read",
+    # --- groups --------------------------------------------------------------------------------
+    "GET /api/groups": "groups:read",
+    "POST /api/groups": "groups:write",
+    "GET /api/groups/{group_id}": "groups:read",
+    "PUT /api/groups/{group_id}": "groups:write",
+    "DELETE /api/groups/{group_id}": "groups:write",
+    "POST /api/groups/{group_id}/rebalance": "groups:write",
+    "POST /api/groups/{group_id}/members": "groups:write",
+    "DELETE /api/groups/{group_id}/members/{member_id}": "groups:write",
+    "POST /api/groups/{group_id}/tools/{tool_name}/invoke": "tools:invoke",
+    "GET /api/groups/{group_id}/tools": "groups:read",
+    # --- MCP front door: tools/list is filtered per principal by the tool policies -------------
+    "ASGI /mcp": "tools:invoke",
+    # --- discovery -----------------------------------------------------------------------------
+    "GET /api/discovery/pending": "discovery:read",
+    "GET /api/discovery/quarantined": "discovery:read",
+    "GET /api/discovery/sources": "discovery:read",
+    "GET /api/discovery/sources/{source_id}": "discovery:read",
+    "POST /api/discovery/sources": "discovery:write",
+    "PUT /api/discovery/sources/{source_id}": "discovery:write",
+    "DELETE /api/discovery/sources/{source_id}": "discovery:write",
+    "PUT /api/discovery/sources/{source_id}/enable": "discovery:write",
+    "POST /api/discovery/sources/{source_id}/scan": "discovery:scan",
+    "POST /api/discovery/approve/{name}": "discovery:approve",
+    "POST /api/discovery/reject/{name}": "discovery:approve",
+    # --- catalog -------------------------------------------------------------------------------
+    "GET /api/catalog": "catalog:read",
+    "POST /api/catalog": "catalog:write",
+    "POST /api/catalog/import": "catalog:write",
+    "GET /api/catalog/{entry_id}": "catalog:read",
+    "DELETE /api/catalog/{entry_id}": "catalog:write",
+    "POST /api/catalog/{entry_id}/deploy": "catalog:deploy",
+    # --- config --------------------------------------------------------------------------------
+    "GET /api/config": "config:read",
+    "GET /api/config/diff": "config:read",
+    "POST /api/config/export": "config:read",
+    "POST /api/config/reload": "config:reload",
+    "POST /api/config/backup": "config:write",
+    # --- observability -------------------------------------------------------------------------
+    "GET /api/observability/metrics": "metrics:read",
+    "GET /api/observability/metrics/history": "metrics:read",
+    "GET /api/observability/metrics/per-provider": "metrics:read",
+    "GET /api/observability/alerts": "metrics:read",
+    "GET /api/observability/audit": "audit:read",
+    "GET /api/observability/security": "audit:read",
+    "GET /metrics": "metrics:read",
+    # --- system and maintenance ----------------------------------------------------------------
+    "GET /api/system": "system:read",
+    "POST /api/maintenance/compact": "maintenance:write",
+    # --- event streams -------------------------------------------------------------------------
+    "WS /api/ws/events": "events:read",
+    "WS /api/ws/state": "providers:read",
+    # --- auth ----------------------------------------------------------------------------------
+    "POST /api/auth/keys": "auth:admin",
+    "DELETE /api/auth/keys/{key_id}": "auth:admin",
+    "GET /api/auth/keys/{principal_id}": "auth:read",
+    "GET /api/auth/roles": "auth:read",
+    "GET /api/auth/roles/builtin": "auth:read",
+    "GET /api/auth/roles/{role_id}": "auth:read",
+    "POST /api/auth/roles": "auth:admin",
+    "PUT /api/auth/roles/{role_id}": "auth:admin",
+    "DELETE /api/auth/roles/{role_id}": "auth:admin",
+    "GET /api/auth/principals": "auth:read",
+    "GET /api/auth/principals/{principal_id}/roles": "auth:read",
+    "POST /api/auth/principals/{principal_id}/roles": "auth:admin",
+    "DELETE /api/auth/principals/{principal_id}/roles/{role_id}": "auth:admin",
+    "POST /api/auth/check-permission": "auth:read",
+    "GET /api/auth/policies/{provider_id}/{tool_name}": "auth:read",
+    "PUT /api/auth/policies/{provider_id}/{tool_name}": "auth:admin",
+    "DELETE /api/auth/policies/{provider_id}/{tool_name}": "auth:admin",
+    # --- generated API documentation -----------------------------------------------------------
+    "GET /schema": "system:read",
+    "GET /schema/openapi.json": "system:read",
+    "GET /schema/openapi.yaml": "system:read",
+    "GET /schema/openapi.yml": "system:read",
+    "GET /schema/swagger": "system:read",
+    "GET /schema/redoc": "system:read",
+    "GET /schema/rapidoc": "system:read",
+    "GET /schema/elements": "system:read",
+    "GET /schema/oauth2-redirect.html": "system:read",
+    "GET /schema/{path}": "system:read",
+}
+
+UNLISTED: Grant = ("*", "*")
+"""What an unlisted route demands at runtime: only a full administrator passes."""
+
+
+def compiled() -> dict[str, Grant | None]:
+    """The table parsed once; None marks a public route."""
+    return {k: (None if v == PUBLIC else parse_permission(v)) for k, v in ROUTE_PERMISSIONS.items()}
+
+
+def route_keys(app: Any) -> Iterator[tuple[str, Any]]:
+    """Every (table key, handler object) the Litestar app serves, CORS preflight excluded."""
+    from litestar.routes import ASGIRoute, HTTPRoute, WebSocketRoute
+
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            for handler in route.route_handlers:
+                for method in sorted(handler.http_methods):
+                    if method != "OPTIONS":
+                        yield f"{method} {route.path_format}", handler
+        elif isinstance(route, WebSocketRoute):
+            yield f"WS {route.path_format}", route.route_handler
+        elif isinstance(route, ASGIRoute):
+            yield f"ASGI {route.path_format}", route.route_handler

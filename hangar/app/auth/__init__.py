@@ -1,0 +1,1 @@
+"""Authentication, authorization, tool policies, rate limits, the audit trail and security events."""
