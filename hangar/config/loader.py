@@ -10,8 +10,11 @@ from typing import Any
 import msgspec
 import yaml
 
-from hangar.config.schema import HangarConfig, ProviderConfig
+from hangar.config import peer
+from hangar.config.schema import GroupConfig, HangarConfig, ProviderConfig
+from hangar.domain.discovery import normalise_peer_discovery, parse_source_config
 from hangar.domain.errors import ValidationError
+from hangar.domain.group import check_group_id
 from hangar.domain.provider_spec import ProviderSpec, check_provider_id, check_spec
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -54,7 +57,7 @@ def _friendly(exc: msgspec.ValidationError, prefix: str = "") -> str:
     return f"{path}: {what}" if path else what
 
 
-MAPPING_SECTIONS: dict[str, type] = {"providers": ProviderConfig}
+MAPPING_SECTIONS: dict[str, type] = {"providers": ProviderConfig, "groups": GroupConfig}
 
 
 def parse_config(text: str, source: str = "<config>") -> HangarConfig:
@@ -67,6 +70,15 @@ def parse_config(text: str, source: str = "<config>") -> HangarConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the top level must be a mapping")
     raw = _interpolate(raw, "")
+    try:
+        raw = peer.normalise(raw, frozenset(HangarConfig.__struct_fields__))
+    except peer.PeerConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    if "discovery" in raw:
+        try:
+            raw["discovery"] = normalise_peer_discovery(raw["discovery"])
+        except ValidationError as exc:
+            raise ConfigError(f"{source}: {exc.message}") from None
     # msgspec reports a dict entry as ``providers[...]``; checking mapping sections entry by
     # entry first lets the message name the entry's key.
     for section, entry_type in MAPPING_SECTIONS.items():
@@ -88,7 +100,38 @@ def parse_config(text: str, source: str = "<config>") -> HangarConfig:
             check_spec(to_spec(pc))
         except ValidationError as exc:
             raise ConfigError(f"{source}: providers.{name}: {exc.message}") from None
+    for sid, sc in cfg.discovery.sources.items():
+        try:
+            check_provider_id(sid)
+            parse_source_config(sc.type, sc.config)
+        except ValidationError as exc:
+            raise ConfigError(f"{source}: discovery.sources.{sid}: {exc.message}") from None
+    for name, gc in cfg.groups.items():
+        problem = group_config_problem(name, gc, cfg)
+        if problem:
+            raise ConfigError(f"{source}: groups.{name}: {problem}")
     return cfg
+
+
+def group_config_problem(name: str, gc: GroupConfig, cfg: HangarConfig) -> str | None:
+    """Why a declared group cannot be applied; its members may be providers created through the
+    API, so only their ids' shape is checked here."""
+    try:
+        check_group_id(name)
+    except ValidationError as exc:
+        return exc.message
+    if name in cfg.providers:
+        return "a provider has the same id (groups and providers share the MCP tool namespace)"
+    ids = [m.id for m in gc.members]
+    dup = next((i for i in ids if ids.count(i) > 1), None)
+    if dup is not None:
+        return f"members: '{dup}' is listed twice"
+    for i, m in enumerate(gc.members):
+        try:
+            check_provider_id(m.id)
+        except ValidationError as exc:
+            return f"members[{i}].id: {exc.message}"
+    return None
 
 
 def load_config(path: str | os.PathLike[str] | None) -> HangarConfig:
@@ -124,4 +167,5 @@ def to_spec(pc: ProviderConfig) -> ProviderSpec:
         read_only=pc.read_only,
         tools=pc.tools,
         call_timeout_s=pc.call_timeout_s,
+        secret_env=list(pc.secret_env),
     )

@@ -6,10 +6,11 @@ never a silently ignored setting that falls back to a default.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
+from hangar.domain.group_events import FailureThreshold, MinHealthy, Priority, ResetTimeout, Strategy, Weight
 from hangar.domain.provider_spec import IdleSeconds, PositiveSeconds, ProviderMode, ToolSpec
 
 
@@ -32,6 +33,8 @@ class ProviderConfig(Strict):
     read_only: bool = True
     tools: list[ToolSpec] | None = None
     call_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
+    secret_env: list[str] = []
+    """Env names whose values are secret even if their names do not look it."""
 
 
 class ServerConfig(Strict):
@@ -60,6 +63,32 @@ class RuntimeConfig(Strict):
     max_restarts: Annotated[int, msgspec.Meta(ge=0)] = 5
     breaker_failure_threshold: Annotated[int, msgspec.Meta(ge=1)] = 5
     breaker_reset_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    group_breaker_failure_threshold: Annotated[int, msgspec.Meta(ge=1)] = 5
+    """Consecutive failed group calls that open a group's breaker (per group: circuit_breaker)."""
+    group_breaker_reset_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+
+
+class GroupMemberConfig(Strict):
+    id: str
+    weight: Weight = 1
+    priority: Priority = 1
+
+
+class GroupBreakerConfig(Strict):
+    failure_threshold: FailureThreshold | None = None
+    """None: ``runtime.group_breaker_failure_threshold``."""
+    reset_timeout_s: ResetTimeout | None = None
+    """None: ``runtime.group_breaker_reset_timeout_s``."""
+
+
+class GroupConfig(Strict):
+    strategy: Strategy = "round_robin"
+    min_healthy: MinHealthy = 1
+    description: str | None = None
+    auto_start: bool = False
+    """Start every member when Hangar starts (otherwise members start on their first call)."""
+    circuit_breaker: GroupBreakerConfig = msgspec.field(default_factory=GroupBreakerConfig)
+    members: list[GroupMemberConfig] = []
 
 
 class WebSocketConfig(Strict):
@@ -72,10 +101,90 @@ class LoggingConfig(Strict):
     """None: JSON when stderr is not a terminal."""
 
 
+class ConfigFileConfig(Strict):
+    """Backups and watching of the configuration file itself."""
+
+    backup_keep: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 5
+    backup_dir: str | None = None
+    """None: a ``backups`` directory next to the config file."""
+    watch: bool = False
+    """Reload when the file changes (polled every ``watch_interval_s``)."""
+    watch_interval_s: Annotated[float, msgspec.Meta(ge=0.1, le=3600)] = 2.0
+
+
+class AlertsConfig(Strict):
+    start_failures_threshold: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 3
+    """Consecutive failed starts that raise ``repeated_start_failures``."""
+    history_size: Annotated[int, msgspec.Meta(ge=10, le=100_000)] = 1000
+
+
+class ObservabilityConfig(Strict):
+    history_interval_s: Annotated[float, msgspec.Meta(ge=0.1, le=3600)] = 10.0
+    """How often a metrics snapshot is added to the history ring."""
+    history_max_points: Annotated[int, msgspec.Meta(ge=10, le=100_000)] = 1440
+    alerts: AlertsConfig = msgspec.field(default_factory=AlertsConfig)
+
+
+class AuthRateLimitConfig(Strict):
+    """Token bucket per principal (only while auth is enabled)."""
+
+    enabled: bool = True
+    requests_per_second: Annotated[float, msgspec.Meta(gt=0, le=1_000_000)] = 50.0
+    burst: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 100
+
+
+class AuthLockoutConfig(Strict):
+    """Failed authentications from one client address lock it out, for longer each time."""
+
+    enabled: bool = True
+    max_failures: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 5
+    window_s: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 60.0
+    lockout_s: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 30.0
+    """The first lockout; each further one doubles, up to ``max_lockout_s``."""
+    max_lockout_s: Annotated[float, msgspec.Meta(gt=0, le=604_800)] = 3600.0
+
+
+class AuthConfig(Strict):
+    enabled: bool = False
+    """Off: every route is open (``hangar serve`` then refuses a non-loopback host without --insecure)."""
+    admin_key_env: str = "HANGAR_ADMIN_KEY"
+    """Environment variable whose value, when set, is seeded at start as a key of ``admin_principal``."""
+    admin_principal: str = "admin"
+    rate_limit: AuthRateLimitConfig = msgspec.field(default_factory=AuthRateLimitConfig)
+    lockout: AuthLockoutConfig = msgspec.field(default_factory=AuthLockoutConfig)
+    audit_retention: Annotated[int, msgspec.Meta(ge=100, le=10_000_000)] = 10_000
+    """Audit records and security events kept in memory for the observability queries."""
+
+
+class DiscoverySourceConfig(Strict):
+    type: Literal["filesystem", "entrypoint", "docker", "kubernetes"]
+    mode: Literal["additive", "authoritative"] = "additive"
+    enabled: bool = True
+    config: dict[str, Any] = {}
+    """Per type: see ``hangar.domain.discovery`` (filesystem ``path``, ``pattern``, ...)."""
+
+
+class DiscoveryConfig(Strict):
+    sources: dict[str, DiscoverySourceConfig] = {}
+    """Keyed by source id; applied at start (registered, or updated when they changed)."""
+
+
+class CatalogConfig(Strict):
+    seed: list[str] = []
+    """Catalog documents imported at start; only names the catalog never held are added.
+    Relative paths are taken from the config file's directory."""
+
+
 class HangarConfig(Strict):
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     event_store: EventStoreConfig = msgspec.field(default_factory=EventStoreConfig)
     runtime: RuntimeConfig = msgspec.field(default_factory=RuntimeConfig)
     websocket: WebSocketConfig = msgspec.field(default_factory=WebSocketConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
+    config: ConfigFileConfig = msgspec.field(default_factory=ConfigFileConfig)
+    observability: ObservabilityConfig = msgspec.field(default_factory=ObservabilityConfig)
+    auth: AuthConfig = msgspec.field(default_factory=AuthConfig)
     providers: dict[str, ProviderConfig] = {}
+    groups: dict[str, GroupConfig] = {}
+    discovery: DiscoveryConfig = msgspec.field(default_factory=DiscoveryConfig)
+    catalog: CatalogConfig = msgspec.field(default_factory=CatalogConfig)

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
+
+from hangar.config.export import REDACTED, looks_secret
+from hangar.observability.context import add_correlation_id
 
 
 def configure_logging(level: str = "info", json: bool | None = None) -> None:
@@ -22,6 +27,8 @@ def configure_logging(level: str = "info", json: bool | None = None) -> None:
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            add_correlation_id,
+            redact_secrets,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
@@ -32,3 +39,14 @@ def configure_logging(level: str = "info", json: bool | None = None) -> None:
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=max(lvl, logging.WARNING), stream=sys.stderr, format="%(message)s")
+
+
+def redact_secrets(_: object, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """A value logged under a secret-looking name, or inside an ``env`` mapping under one, is
+    replaced: secrets never reach the logs even when a caller logs a whole definition."""
+    for key, value in event_dict.items():
+        if isinstance(value, str) and key != "event" and looks_secret(key):
+            event_dict[key] = REDACTED
+        elif key == "env" and isinstance(value, dict):
+            event_dict[key] = {k: (REDACTED if looks_secret(str(k)) else v) for k, v in value.items()}
+    return event_dict

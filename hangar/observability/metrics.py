@@ -1,0 +1,394 @@
+"""Prometheus metrics from one prometheus-client registry per app (never the global default).
+
+Three feeds: a projector listener turns committed events into counters and gauges (so metrics
+tell the same story as the log and the WebSocket streams), an instrumented wrapper around the
+event store port measures appends, and the HTTP middleware counts requests. Values that are
+only meaningful at scrape time (WebSocket clients, projection lag) come from a collector.
+"""
+
+from __future__ import annotations
+
+import bisect
+import importlib.metadata
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from hangar.app.ports import EventStore, NewEvent, RecordedEvent, Snapshot
+from hangar.domain import events as ev
+from hangar.domain import group_events as ge
+from hangar.domain import ops_events as ops
+
+if TYPE_CHECKING:
+    from hangar.app.services import Services
+
+PREFIX = "mcp_hangar_"
+PROVIDER_STATES = ("cold", "initializing", "ready", "degraded", "dead")
+BREAKER_STATES = ("closed", "open", "half_open")
+GROUP_STATES = ("inactive", "partial", "healthy", "degraded")
+UP_STATES = frozenset({"ready", "degraded"})
+
+# Seconds. Tool calls and HTTP requests span sub-millisecond to the 30 s call timeout.
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+START_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
+APPEND_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
+
+
+class Metrics:
+    def __init__(self, version: str | None = None) -> None:
+        r = self.registry = CollectorRegistry()
+        p = PREFIX
+        self.tool_calls = Counter(p + "tool_calls", "Tool calls by outcome (success, error, failure)",
+                                  ["provider", "tool", "outcome"], registry=r)
+        self.tool_call_failures = Counter(p + "tool_call_failures", "Failed tool calls by error type",
+                                          ["provider", "tool", "error_type"], registry=r)
+        self.tool_call_duration = Histogram(p + "tool_call_duration_seconds", "Tool call duration",
+                                            ["provider", "tool"], buckets=LATENCY_BUCKETS, registry=r)
+        self.provider_state = Gauge(p + "provider_state", "1 for the provider's current state",
+                                    ["provider", "state"], registry=r)
+        self.provider_up = Gauge(p + "provider_up", "1 while the provider is ready or degraded",
+                                 ["provider"], registry=r)
+        self.cold_starts = Counter(p + "cold_starts", "Provider starts that completed", ["provider"], registry=r)
+        self.cold_start_duration = Histogram(p + "cold_start_duration_seconds", "Time to start a provider",
+                                             ["provider"], buckets=START_BUCKETS, registry=r)
+        self.start_failures = Counter(p + "provider_start_failures", "Provider starts that failed",
+                                      ["provider"], registry=r)
+        self.health_checks = Counter(p + "health_checks", "Health checks by result (passed, failed)",
+                                     ["provider", "result"], registry=r)
+        self.health_check_duration = Histogram(p + "health_check_duration_seconds", "Passed health check RTT",
+                                               ["provider"], buckets=LATENCY_BUCKETS, registry=r)
+        self.breaker_state = Gauge(p + "circuit_breaker_state", "1 for the breaker's current state",
+                                   ["kind", "target", "state"], registry=r)
+        self.group_state = Gauge(p + "group_state", "1 for the group's current state", ["group", "state"],
+                                 registry=r)
+        self.group_healthy_members = Gauge(p + "group_healthy_members", "Healthy members of the group",
+                                           ["group"], registry=r)
+        self.events = Counter(p + "events", "Events applied to the read models, by type", ["event_type"],
+                              registry=r)
+        self.events_appended = Counter(p + "events_appended", "Events appended to the store, by stream type",
+                                       ["stream_type"], registry=r)
+        self.append_failures = Counter(p + "store_append_failures", "Appends that raised", ["error"], registry=r)
+        self.append_duration = Histogram(p + "store_append_duration_seconds",
+                                         "Append latency as the caller sees it (queue + commit)",
+                                         buckets=APPEND_BUCKETS, registry=r)
+        self.projection_delay = Histogram(p + "projection_delay_seconds", "Commit to read-model apply delay",
+                                          buckets=APPEND_BUCKETS, registry=r)
+        self.http = _HttpStats(LATENCY_BUCKETS)
+        r.register(self.http)
+        self.config_reloads = Counter(p + "config_reloads", "Configuration reloads by result", ["result"],
+                                      registry=r)
+        self.alerts_raised = Counter(p + "alerts_raised", "Alerts raised", ["rule", "level"], registry=r)
+        build = Gauge(p + "build_info", "Hangar build", ["version"], registry=r)
+        build.labels(version or _package_version()).set(1)
+        self.last_appended = 0
+        self.live = False
+        """False while the projector replays history: replay delays are not projection lag."""
+
+    # --- wiring -------------------------------------------------------------------------------
+
+    def bind(self, services: Services) -> None:
+        self.registry.register(_LiveCollector(services, self))
+        services.projector.add_listener(self)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+    # --- events -----------------------------------------------------------------------------------
+
+    def __call__(self, rec: RecordedEvent, event: Any) -> None:
+        self.events.labels(rec.event_type).inc()
+        if self.live:
+            self.projection_delay.observe(max(0.0, time.time() - rec.recorded_at))
+        match event:
+            case ev.ToolInvocationCompleted():
+                outcome = "error" if event.is_error else "success"
+                self.tool_calls.labels(event.provider_id, event.tool_name, outcome).inc()
+                self.tool_call_duration.labels(event.provider_id, event.tool_name).observe(event.duration_ms / 1000)
+            case ev.ToolInvocationFailed():
+                self.tool_calls.labels(event.provider_id, event.tool_name, "failure").inc()
+                self.tool_call_failures.labels(event.provider_id, event.tool_name, event.error_type).inc()
+                self.tool_call_duration.labels(event.provider_id, event.tool_name).observe(event.duration_ms / 1000)
+            case ev.HealthCheckPassed():
+                self.health_checks.labels(event.provider_id, "passed").inc()
+                self.health_check_duration.labels(event.provider_id).observe(event.duration_ms / 1000)
+            case ev.HealthCheckFailed():
+                self.health_checks.labels(event.provider_id, "failed").inc()
+            case ev.ProviderStateChanged():
+                self._set_provider_state(event.provider_id, event.new_state)
+            case ev.ProviderRegistered():
+                self._set_provider_state(event.provider_id, "cold")
+                self._set_state_set(self.breaker_state, ("provider", event.provider_id), "closed", BREAKER_STATES)
+            case ev.ProviderStarted():
+                self.cold_starts.labels(event.provider_id).inc()
+                self.cold_start_duration.labels(event.provider_id).observe(event.startup_duration_ms / 1000)
+            case ev.ProviderStartFailed():
+                self.start_failures.labels(event.provider_id).inc()
+            case ev.CircuitBreakerStateChanged():
+                self._set_state_set(self.breaker_state, ("provider", event.provider_id), event.new_state,
+                                    BREAKER_STATES)
+            case ev.ProviderDeregistered():
+                self._forget_provider(event.provider_id)
+            case ops.ConfigurationReloaded():
+                self.config_reloads.labels("success" if not event.errors else "partial").inc()
+            case ops.ConfigurationReloadFailed():
+                self.config_reloads.labels("rejected").inc()
+            case ops.AlertRaised():
+                self.alerts_raised.labels(event.rule, event.level).inc()
+            case ge.GroupCreated():
+                self._set_state_set(self.group_state, (event.group_id,), "inactive", GROUP_STATES)
+                self._set_state_set(self.breaker_state, ("group", event.group_id), "closed", BREAKER_STATES)
+            case ge.GroupStateChanged():
+                self._set_state_set(self.group_state, (event.group_id,), event.new_state, GROUP_STATES)
+                self.group_healthy_members.labels(event.group_id).set(event.healthy_count)
+            case ge.GroupCircuitOpened():
+                self._set_state_set(self.breaker_state, ("group", event.group_id), "open", BREAKER_STATES)
+            case ge.GroupCircuitHalfOpened():
+                self._set_state_set(self.breaker_state, ("group", event.group_id), "half_open", BREAKER_STATES)
+            case ge.GroupCircuitClosed():
+                self._set_state_set(self.breaker_state, ("group", event.group_id), "closed", BREAKER_STATES)
+            case ge.GroupDeleted():
+                self._forget_group(event.group_id)
+
+    def _set_provider_state(self, pid: str, state: str) -> None:
+        self._set_state_set(self.provider_state, (pid,), state, PROVIDER_STATES)
+        self.provider_up.labels(pid).set(1 if state in UP_STATES else 0)
+
+    @staticmethod
+    def _set_state_set(gauge: Gauge, labels: tuple[str, ...], state: str, states: Iterable[str]) -> None:
+        for s in (*states, *(() if state in states else (state,))):
+            gauge.labels(*labels, s).set(1 if s == state else 0)
+
+    def _forget_group(self, group_id: str) -> None:
+        _remove_matching(self.group_state, lambda lv: lv[0] == group_id)
+        _remove_matching(self.group_healthy_members, lambda lv: lv[0] == group_id)
+        _remove_matching(self.breaker_state, lambda lv: lv[0] == "group" and lv[1] == group_id)
+
+    def _forget_provider(self, pid: str) -> None:
+        # Gauges of a deleted provider would claim it still exists; counters keep its history.
+        _remove_matching(self.provider_state, lambda lv: lv[0] == pid)
+        _remove_matching(self.provider_up, lambda lv: lv[0] == pid)
+        _remove_matching(self.breaker_state, lambda lv: lv[0] == "provider" and lv[1] == pid)
+
+    # --- HTTP ---------------------------------------------------------------------------------
+
+    def observe_http(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.http.observe(method, route, status, seconds)
+
+    # --- reading back -----------------------------------------------------------------------------
+
+    def samples(self) -> dict[str, list[tuple[dict[str, str], float]]]:
+        out: dict[str, list[tuple[dict[str, str], float]]] = {}
+        for family in self.registry.collect():
+            for s in family.samples:
+                out.setdefault(s.name, []).append((s.labels, s.value))
+        return out
+
+    def summary(self, samples: dict[str, list[tuple[dict[str, str], float]]] | None = None) -> dict[str, float]:
+        """The headline numbers of ``GET /api/observability/metrics`` (and the history ring)."""
+        s = samples if samples is not None else self.samples()
+        p = PREFIX
+
+        def total(name: str, keep: Callable[[dict[str, str]], bool] = lambda _: True) -> float:
+            return float(sum(v for labels, v in s.get(p + name, []) if keep(labels)))
+
+        return {
+            "tool_calls_total": total("tool_calls_total"),
+            "tool_call_errors_total": total("tool_calls_total", lambda lv: lv.get("outcome") != "success"),
+            "health_checks_total": total("health_checks_total"),
+            "health_check_failures_total": total("health_checks_total", lambda lv: lv.get("result") == "failed"),
+            "cold_starts_total": total("cold_starts_total"),
+            "provider_start_failures_total": total("provider_start_failures_total"),
+            "providers_total": float(len(s.get(p + "provider_up", []))),
+            "providers_up": total("provider_up"),
+            "events_appended_total": total("events_appended_total"),
+            "http_requests_total": total("http_requests_total"),
+            "websocket_clients": total("websocket_clients"),
+            "websocket_dropped_clients_total": total("websocket_dropped_clients_total"),
+            "projection_lag_events": total("projection_lag_events"),
+            "alerts_active": total("alerts_active"),
+            "config_reloads_total": total("config_reloads_total"),
+            "uptime_seconds": total("uptime_seconds"),
+        }
+
+    def per_provider(self, samples: dict[str, list[tuple[dict[str, str], float]]] | None = None
+                     ) -> dict[str, dict[str, float]]:
+        s = samples if samples is not None else self.samples()
+        p = PREFIX
+        out: dict[str, dict[str, float]] = {}
+
+        def add(name: str, key: str, keep: Callable[[dict[str, str]], bool] = lambda _: True) -> None:
+            for labels, v in s.get(p + name, []):
+                pid = labels.get("provider")
+                if pid is not None and keep(labels):
+                    row = out.setdefault(pid, dict.fromkeys(PER_PROVIDER_KEYS, 0.0))
+                    row[key] += v
+
+        add("tool_calls_total", "tool_calls_total")
+        add("tool_calls_total", "tool_call_errors", lambda lv: lv.get("outcome") != "success")
+        add("cold_starts_total", "cold_starts_total")
+        add("health_checks_total", "health_checks_total")
+        add("health_checks_total", "health_check_failures", lambda lv: lv.get("result") == "failed")
+        return out
+
+
+def _package_version() -> str:
+    try:
+        return importlib.metadata.version("hangar")
+    except importlib.metadata.PackageNotFoundError:
+        return "0.0.0"
+
+
+PER_PROVIDER_KEYS = ("tool_calls_total", "tool_call_errors", "cold_starts_total", "health_checks_total",
+                     "health_check_failures")
+
+
+def _remove_matching(metric: Any, match: Callable[[tuple[str, ...]], bool]) -> None:
+    # prometheus-client has no public listing of a metric's label sets; ``_metrics`` is the
+    # documented-by-use way (``remove`` needs the exact values).
+    for labels in [lv for lv in list(metric._metrics) if match(lv)]:
+        metric.remove(*labels)
+
+
+class _HttpStats(Collector):
+    """HTTP request counts and durations, kept in plain dicts and turned into metric families at
+    scrape time. Every request passes here, so it must cost well under a microsecond or two:
+    a labelled prometheus-client counter plus histogram (locks, child lookups) costs several
+    times that. Everything runs on the event loop thread, so no lock is needed."""
+
+    def __init__(self, bounds: Sequence[float]) -> None:
+        self.bounds = tuple(float(b) for b in bounds)
+        self.requests: dict[tuple[str, str, int], int] = {}
+        self.durations: dict[tuple[str, str], list[Any]] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, status)
+        self.requests[key] = self.requests.get(key, 0) + 1
+        h = self.durations.get((method, route))
+        if h is None:
+            h = self.durations[(method, route)] = [[0] * (len(self.bounds) + 1), 0.0]
+        h[0][bisect.bisect_left(self.bounds, seconds)] += 1
+        h[1] += seconds
+
+    def collect(self) -> Iterable[Metric]:
+        p = PREFIX
+        requests = CounterMetricFamily(p + "http_requests", "HTTP requests by route template and status",
+                                       labels=["method", "route", "status"])
+        for (method, route, status), n in list(self.requests.items()):
+            requests.add_metric([method, route, str(status)], n)
+        yield requests
+        durations = HistogramMetricFamily(p + "http_request_duration_seconds", "HTTP request duration",
+                                          labels=["method", "route"])
+        for (method, route), (counts, total) in list(self.durations.items()):
+            cumulative, buckets = 0, []
+            for bound, n in zip((*map(_bound, self.bounds), "+Inf"), counts, strict=True):
+                cumulative += n
+                buckets.append((bound, cumulative))
+            durations.add_metric([method, route], buckets, total)
+        yield durations
+
+
+def _bound(b: float) -> str:
+    return repr(b)
+
+
+class _LiveCollector(Collector):
+    """Scrape-time values read from the live objects (no bookkeeping on the hot paths)."""
+
+    def __init__(self, services: Services, metrics: Metrics) -> None:
+        self.s = services
+        self.m = metrics
+
+    def collect(self) -> Iterable[Metric]:
+        p = PREFIX
+        hub = self.s.hub
+        yield GaugeMetricFamily(p + "websocket_clients", "Connected WebSocket clients", value=len(hub.subscribers))
+        yield CounterMetricFamily(p + "websocket_dropped_clients", "WebSocket clients dropped for being too slow",
+                                  value=hub.dropped_clients)
+        yield CounterMetricFamily(p + "websocket_frames_sent", "WebSocket frames queued to clients",
+                                  value=hub.frames_sent)
+        position = self.s.projector.position
+        yield GaugeMetricFamily(p + "projector_position", "Global position applied to the read models",
+                                value=position)
+        yield GaugeMetricFamily(p + "projection_lag_events", "Appended events not yet in the read models",
+                                value=max(0, self.m.last_appended - position))
+        yield GaugeMetricFamily(p + "uptime_seconds", "Seconds since Hangar started", value=self.s.uptime_seconds)
+        inflight = GaugeMetricFamily(p + "provider_inflight_calls", "Tool calls in flight", labels=["provider"])
+        for pid, h in list(self.s.lifecycle.handles.items()):
+            inflight.add_metric([pid], h.inflight)
+        yield inflight
+        active = GaugeMetricFamily(p + "alerts_active", "Active alerts by level", labels=["level"])
+        alerts = getattr(self.s, "alerts", None)
+        counts = alerts.projection.active_by_level() if alerts is not None else {}
+        for level in ("critical", "warning", "info"):
+            active.add_metric([level], counts.get(level, 0))
+        yield active
+
+
+class InstrumentedStore:
+    """The ``EventStore`` port, measured: append latency, events appended, failures."""
+
+    def __init__(self, inner: EventStore, metrics: Metrics) -> None:
+        self.inner = inner
+        self._m = metrics
+        self._children: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        # Anything beyond the port (engine, diagnostics) is the wrapped store's.
+        return getattr(self.inner, name)
+
+    async def start(self) -> None:
+        await self.inner.start()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    async def append(
+        self, stream_id: str, expected_version: int | None, events: Sequence[NewEvent]
+    ) -> tuple[int, int]:
+        started = time.perf_counter()
+        try:
+            version, position = await self.inner.append(stream_id, expected_version, events)
+        except Exception as exc:
+            self._m.append_failures.labels(type(exc).__name__).inc()
+            raise
+        self._m.append_duration.observe(time.perf_counter() - started)
+        kind = stream_id.split(":", 1)[0]
+        child = self._children.get(kind)
+        if child is None:
+            child = self._children[kind] = self._m.events_appended.labels(kind)
+        child.inc(len(events))
+        if position > self._m.last_appended:
+            self._m.last_appended = position
+        return version, position
+
+    async def read_stream(self, stream_id: str, from_version: int = 0, limit: int | None = None
+                          ) -> list[RecordedEvent]:
+        return await self.inner.read_stream(stream_id, from_version, limit)
+
+    async def count_stream(self, stream_id: str, from_version: int = 0) -> int:
+        return await self.inner.count_stream(stream_id, from_version)
+
+    async def stream_version(self, stream_id: str) -> int:
+        return await self.inner.stream_version(stream_id)
+
+    async def read_all(self, from_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:
+        return await self.inner.read_all(from_position, limit)
+
+    async def last_position(self) -> int:
+        return await self.inner.last_position()
+
+    async def save_snapshot(self, snapshot: Snapshot) -> None:
+        await self.inner.save_snapshot(snapshot)
+
+    async def load_snapshot(self, stream_id: str) -> Snapshot | None:
+        return await self.inner.load_snapshot(stream_id)
+
+    async def compact(self, stream_id: str) -> int:
+        return await self.inner.compact(stream_id)
+
+    def subscribe(self, from_position: int = 0) -> AsyncIterator[RecordedEvent]:
+        return self.inner.subscribe(from_position)
