@@ -1,0 +1,222 @@
+"""``EventStore`` over SQLAlchemy Core: SQLite (aiosqlite, WAL) and PostgreSQL (asyncpg)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from itertools import starmap
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from hangar.app.ports import NewEvent, RecordedEvent, Snapshot
+from hangar.domain.errors import ConcurrencyError, NoSnapshotError
+
+from .driver import Driver
+from .engine import BEGIN_OPTION, Backend, create_engine
+from .errors import StoreClosedError
+from .schema import events, snapshots
+from .sql import Statements, heads_from_rows
+from .subscription import LiveTail, Notifier, subscription
+from .writer import GroupCommitWriter
+
+log = logging.getLogger(__name__)
+
+
+class SqlEventStore:
+    """The event store. Create with ``create_event_store``; ``await start()`` before use."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        batch_max: int = 500,
+        sqlite_synchronous: str = "FULL",
+        poll_interval_s: float = 0.5,
+        tail_capacity: int = 10_000,
+        subscribe_page_size: int = 5_000,
+        pool_size: int = 10,
+    ) -> None:
+        self._url = url
+        self._batch_max = batch_max
+        self._sqlite_synchronous = sqlite_synchronous
+        self._poll_interval_s = poll_interval_s
+        self._page_size = subscribe_page_size
+        self._pool_size = pool_size
+        self._engine: AsyncEngine | None = None
+        self._backend = Backend(is_sqlite=True)
+        self._sql: Statements | None = None
+        self._writer: GroupCommitWriter | None = None
+        self._tail = LiveTail(tail_capacity)
+        self._notifier = Notifier()
+        self._closed = False
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._before_commit: Callable[[], Awaitable[None]] | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._engine is not None:
+            return
+        if self._closed:
+            raise StoreClosedError("a closed event store cannot be restarted")
+        engine, backend = create_engine(
+            self._url, sqlite_synchronous=self._sqlite_synchronous, pool_size=self._pool_size
+        )
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(sa.select(sa.func.max(events.c.position)))
+        except BaseException as exc:
+            await engine.dispose()
+            if isinstance(exc, DBAPIError) and not exc.connection_invalidated:
+                raise RuntimeError(
+                    "event store tables are missing or unreadable; run hangar.store.migrate() first"
+                ) from exc
+            raise
+        self._engine, self._backend = engine, backend
+        self._sql = Statements(engine.dialect)
+        self._writer = GroupCommitWriter(
+            engine, backend, self._sql, batch_max=self._batch_max, on_commit=self._on_commit
+        )
+        self._writer.before_commit = self._before_commit
+        self._writer.start()
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        if self._writer is not None:
+            await self._writer.close()  # pending appends are written or failed, never dropped
+        self._closed = True
+        self._notifier.notify()  # subscribers see _closed and end
+        await self._idle.wait()  # a connection returned to a disposed pool would leak
+        if self._engine is not None:
+            await self._engine.dispose()
+
+    @property
+    def transactions(self) -> int:
+        """Append transactions committed so far (a group-committed batch counts once)."""
+        return self._writer.transactions if self._writer else 0
+
+    @property
+    def before_commit(self) -> Callable[[], Awaitable[None]] | None:
+        """Test seam: awaited inside each append transaction just before its COMMIT."""
+        return self._before_commit
+
+    @before_commit.setter
+    def before_commit(self, hook: Callable[[], Awaitable[None]] | None) -> None:
+        self._before_commit = hook
+        if self._writer is not None:
+            self._writer.before_commit = hook
+
+    def _on_commit(self, batch: list[RecordedEvent]) -> None:
+        self._tail.extend(batch)
+        self._notifier.notify()
+
+    @asynccontextmanager
+    async def _connect(self, begin: str = "DEFERRED") -> AsyncIterator[AsyncConnection]:
+        if self._closed or self._engine is None:
+            raise StoreClosedError("event store is closed" if self._closed else "event store not started")
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            async with self._engine.connect() as conn:
+                if begin != "DEFERRED" and self._backend.is_sqlite:
+                    await conn.execution_options(**{BEGIN_OPTION: begin})
+                yield conn
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+
+    async def _fetch(self, name: str, values: dict[str, Any]) -> Sequence[Sequence[Any]]:
+        """One read statement straight on the driver (autocommit, no BEGIN/ROLLBACK trips)."""
+        assert self._sql is not None
+        compiled = getattr(self._sql, name)
+        async with self._connect() as conn:
+            db = await Driver.open(conn, self._backend.is_sqlite)
+            return await db.fetch(compiled.sql, compiled.args(values))
+
+    # -- writes --------------------------------------------------------------------------------
+
+    async def append(self, stream_id: str, expected_version: int | None, events: Sequence[NewEvent]) -> tuple[int, int]:
+        if self._writer is None:
+            raise StoreClosedError("event store not started")
+        batch = tuple(events)
+        if not batch:
+            version = await self.stream_version(stream_id)
+            if expected_version is not None and expected_version != version:
+                raise ConcurrencyError(stream_id, expected_version, version)
+            return version, await self.last_position()
+        return await self._writer.submit(stream_id, expected_version, batch)
+
+    async def save_snapshot(self, snapshot: Snapshot) -> None:
+        dialect_insert: Any = sqlite.insert if self._backend.is_sqlite else postgresql.insert
+        stmt = dialect_insert(snapshots).values(
+            stream_id=snapshot.stream_id, version=snapshot.version, state=snapshot.state
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[snapshots.c.stream_id],
+            set_={"version": stmt.excluded.version, "state": stmt.excluded.state},
+            # An older snapshot arriving late must not replace a newer one.
+            where=stmt.excluded.version > snapshots.c.version,
+        )
+        async with self._connect("IMMEDIATE") as conn:
+            await conn.execute(stmt)
+            await conn.commit()
+
+    async def load_snapshot(self, stream_id: str) -> Snapshot | None:
+        rows = await self._fetch("load_snapshot", {"stream": stream_id})
+        return Snapshot(rows[0][0], int(rows[0][1]), bytes(rows[0][2])) if rows else None
+
+    async def compact(self, stream_id: str) -> int:
+        async with self._connect("IMMEDIATE") as conn:
+            version = await conn.scalar(sa.select(snapshots.c.version).where(snapshots.c.stream_id == stream_id))
+            if version is None:
+                raise NoSnapshotError(stream_id)
+            result = await conn.execute(
+                sa.delete(events).where(events.c.stream_id == stream_id, events.c.stream_version <= version)
+            )
+            await conn.commit()
+        return int(result.rowcount)
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    async def read_stream(self, stream_id: str, from_version: int = 0, limit: int | None = None) -> list[RecordedEvent]:
+        values = {"stream": stream_id, "after": from_version, "limit": limit}
+        rows = await self._fetch("read_stream" if limit is None else "read_stream_limit", values)
+        return list(starmap(RecordedEvent, rows))
+
+    async def count_stream(self, stream_id: str, from_version: int = 0) -> int:
+        rows = await self._fetch("count_stream", {"stream": stream_id, "after": from_version})
+        return int(rows[0][0])
+
+    async def stream_version(self, stream_id: str) -> int:
+        rows = await self._fetch("stream_head", {"stream": stream_id})
+        return heads_from_rows([stream_id], rows)[stream_id]
+
+    async def read_all(self, from_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:
+        # Rows go straight into the struct: this is the replay hot path.
+        rows = await self._fetch("read_all", {"after": from_position, "limit": limit})
+        return list(starmap(RecordedEvent, rows))
+
+    async def last_position(self) -> int:
+        rows = await self._fetch("last_position", {})
+        return int(rows[0][0] or 0)
+
+    def subscribe(self, from_position: int = 0) -> AsyncIterator[RecordedEvent]:
+        return subscription(
+            from_position,
+            tail=self._tail,
+            notifier=self._notifier,
+            read_all=self.read_all,
+            is_closed=lambda: self._closed,
+            page_size=self._page_size,
+            poll_interval_s=self._poll_interval_s,
+        )
