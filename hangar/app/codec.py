@@ -7,6 +7,7 @@ decode and re-encode per client.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from datetime import UTC, datetime
@@ -32,7 +33,18 @@ _meta_decoder = msgspec.json.Decoder(EventMetadata)
 
 
 def new_id() -> str:
-    return str(uuid.uuid4())
+    """A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then randomness.
+
+    Time-ordered ids keep inserts into the unique ``event_id`` index near its right-hand edge
+    instead of scattering them over the whole B-tree, which on SQLite roughly doubles the
+    append rate of a batch.
+    """
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & 0xFFFF_FFFF_FFFF) << 80 | rand
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    return str(uuid.UUID(int=value))
 
 
 def encode(event: Event, metadata: EventMetadata, event_id: str | None = None) -> NewEvent:
