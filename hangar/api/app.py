@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
-from collections.abc import AsyncIterator
+import signal
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 
 from hangar.api.errors import EXCEPTION_HANDLERS
+from hangar.api.guard import AuthGuard, McpPolicyAccess
+from hangar.api.mcp_front import create_front_door
 from hangar.api.routes import ROUTE_HANDLERS
 from hangar.api.system import package_version
 from hangar.app.services import Services
 from hangar.config.loader import load_config
 from hangar.config.schema import HangarConfig
 from hangar.observability.logging import configure_logging
+from hangar.observability.metrics import Metrics
+from hangar.observability.middleware import RequestObservability
 from hangar.runtime.connector import RuntimeConnector
 from hangar.store import create_event_store, migrate
 
@@ -27,11 +34,14 @@ def resolve_db_url(cli_value: str | None, config: HangarConfig) -> str:
 
 
 def create_app(
-    config_path: str | None = None, db_url: str | None = None, *, config: HangarConfig | None = None
+    config_path: str | None = None, db_url: str | None = None, *, config: HangarConfig | None = None,
+    reload_on_sighup: bool = False,
 ) -> Litestar:
     cfg = config if config is not None else load_config(config_path)
     url = resolve_db_url(db_url, cfg)
     configure_logging(cfg.logging.level, cfg.logging.json)
+    # One registry per app, never prometheus-client's global default.
+    metrics = Metrics(package_version())
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -41,18 +51,58 @@ def create_app(
             batch_max=cfg.event_store.batch_max,
             sqlite_synchronous=cfg.event_store.sqlite_synchronous,
         )
-        services = Services(store, RuntimeConnector(), cfg, config_path)
+        services = Services(store, RuntimeConnector(), cfg, config_path, metrics=metrics)
+        services.config_sync.settings_hooks.append(_logging_hook(cfg))
         await services.start()
         app.state.services = services
+        # The MCP front door at /mcp; its session manager lives exactly as long as the app.
+        app.state.mcp_front = front = create_front_door(services, McpPolicyAccess(services.auth))
+        sighup = reload_on_sighup and _install_sighup(services)
         try:
-            yield
+            async with front.run():
+                yield
         finally:
+            if sighup:
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             await services.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=ROUTE_HANDLERS,
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        middleware=[AuthGuard],
         openapi_config=OpenAPIConfig(title="Hangar", version=package_version(), path="/schema"),
         debug=False,
     )
+    # Wrapping the app's whole handler (not route middleware) sees unrouted requests and errors
+    # too: every request is counted and carries a correlation id in its logs.
+    app.asgi_handler = RequestObservability(app.asgi_handler, metrics)
+    return app
+
+
+def _logging_hook(cfg: HangarConfig) -> Callable[[HangarConfig], None]:
+    """A reload that changes ``logging`` takes effect at once."""
+    current = [cfg.logging]
+
+    def hook(new: HangarConfig) -> None:
+        if new.logging != current[0]:
+            current[0] = new.logging
+            configure_logging(new.logging.level, new.logging.json)
+
+    return hook
+
+
+def _install_sighup(services: Services) -> bool:
+    """``kill -HUP`` reloads the config file, as daemons conventionally do."""
+    loop = asyncio.get_running_loop()
+    tasks: set[asyncio.Task[object]] = set()
+
+    def on_hup() -> None:
+        task = loop.create_task(services.config_sync.reload_quietly("sighup"))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        loop.add_signal_handler(signal.SIGHUP, on_hup)
+        return True
+    return False

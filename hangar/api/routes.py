@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from hangar.api.audit import AuditController
+from hangar.api.auth import AuthController
+from hangar.api.catalog import CatalogController
+from hangar.api.config import ConfigController
+from hangar.api.discovery import DiscoveryController
+from hangar.api.groups import GroupController
 from hangar.api.maintenance import MaintenanceController
+from hangar.api.mcp_front import mcp_endpoint
+from hangar.api.observability import ObservabilityController, prometheus_metrics
 from hangar.api.provider_runtime import ProviderRuntimeController, provider_logs_stream
 from hangar.api.providers import ProviderController
 from hangar.api.system import SystemController
@@ -16,6 +24,15 @@ ROUTE_HANDLERS: list[Any] = [
     provider_logs_stream,
     SystemController,
     MaintenanceController,
+    GroupController,
+    mcp_endpoint,
+    ConfigController,
+    DiscoveryController,
+    CatalogController,
+    ObservabilityController,
+    AuditController,
+    AuthController,
+    prometheus_metrics,
     events_stream,
     state_stream,
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import jsonschema
 import msgspec
@@ -80,6 +80,12 @@ class _Validators:
             raise ValidationError(f"Invalid arguments for tool '{tool.name}': " + "; ".join(parts))
 
 
+class ToolGate(Protocol):
+    """Tool access policies (hangar.app.auth): raises ``ToolAccessDeniedError`` to refuse a call."""
+
+    async def check(self, principal: str, provider_id: str, tool: str, group_id: str | None = None) -> None: ...
+
+
 class Invoker:
     def __init__(
         self, store: EventStore, lifecycle: Lifecycle, providers: ProvidersProjection, projector: Projector
@@ -89,6 +95,8 @@ class Invoker:
         self._providers = providers
         self._projector = projector
         self._validators = _Validators()
+        self.gate: ToolGate | None = None
+        """Set when auth is enabled; every invocation path (REST, groups, /mcp) passes through here."""
 
     def register_with(self, bus: CommandBus) -> None:
         bus.register(InvokeTool, self.invoke)
@@ -107,6 +115,8 @@ class Invoker:
 
     async def invoke(self, cmd: InvokeTool, ctx: CommandContext, meta: EventMetadata) -> InvokeResult:
         pid = cmd.provider_id
+        if self.gate is not None:
+            await self.gate.check(ctx.principal, pid, cmd.tool, cmd.group_id)
         spec_tool = self._find_tool(pid, cmd.tool)
         if spec_tool is not None:
             self._validators.check(spec_tool, cmd.arguments)

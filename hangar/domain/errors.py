@@ -6,6 +6,8 @@ turns any ``HangarError`` into the contract's envelope ``{"error", "message", "s
 
 from __future__ import annotations
 
+import math
+
 
 class HangarError(Exception):
     """Base of every error Hangar raises on purpose."""
@@ -97,3 +99,91 @@ class ProviderError(HangarError):
 
 class ProviderTimeoutError(HangarError):
     status_code = 504
+
+
+class DiscoverySourceNotFoundError(NotFoundError):
+    def __init__(self, source_id: str) -> None:
+        super().__init__(f"Discovery source '{source_id}' not found")
+
+
+class CandidateNotFoundError(NotFoundError):
+    """No discovered provider of that name waits for a decision."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"No pending or quarantined provider named '{name}'")
+
+
+class CatalogEntryNotFoundError(NotFoundError):
+    def __init__(self, entry_id: str) -> None:
+        super().__init__(f"Catalog entry '{entry_id}' not found")
+
+
+class GroupNotFoundError(NotFoundError):
+    def __init__(self, group_id: str) -> None:
+        super().__init__(f"Group '{group_id}' not found")
+        self.group_id = group_id
+
+
+class GroupMemberNotFoundError(NotFoundError):
+    def __init__(self, group_id: str, provider_id: str) -> None:
+        super().__init__(f"Provider '{provider_id}' is not a member of group '{group_id}'")
+
+
+class GroupToolNotFoundError(ToolNotFoundError):
+    def __init__(self, group_id: str, tool: str) -> None:
+        NotFoundError.__init__(self, f"Tool '{tool}' not found on any member of group '{group_id}'")
+
+
+class GroupUnavailableError(ProviderUnavailableError):
+    """No member of the group could serve the call."""
+
+
+# --- auth (issue 6) -------------------------------------------------------------------------
+
+
+class AuthenticationError(HangarError):
+    """No key, or a key that is unknown, expired or revoked."""
+
+    status_code = 401
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.headers = {"WWW-Authenticate": 'Bearer realm="hangar", ApiKey header="X-API-Key"'}
+
+
+class PermissionDeniedError(HangarError):
+    status_code = 403
+
+
+class ToolAccessDeniedError(PermissionDeniedError):
+    def __init__(self, principal_id: str, provider_id: str, tool: str) -> None:
+        super().__init__(f"Principal '{principal_id}' may not call tool '{tool}' on '{provider_id}'")
+
+
+class RateLimitExceeded(HangarError):
+    status_code = 429
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        self.headers = {"Retry-After": str(max(1, math.ceil(retry_after_s)))}
+
+
+class ClientLockedOutError(RateLimitExceeded):
+    """Too many failed authentications from one client: refused whatever it presents."""
+
+
+class RoleNotFoundError(NotFoundError):
+    def __init__(self, role_id: str) -> None:
+        super().__init__(f"Role '{role_id}' not found")
+
+
+class BuiltinRoleError(HangarError):
+    """Built-in roles cannot be created, changed or deleted."""
+
+    status_code = 409
+
+
+class ApiKeyNotFoundError(NotFoundError):
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"API key '{key_id}' not found")

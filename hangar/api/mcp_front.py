@@ -1,0 +1,157 @@
+"""The MCP front door: Hangar itself served as one MCP server over Streamable HTTP at ``/mcp``.
+
+``tools/list`` shows every provider's and group's tools named ``{provider_or_group}.{tool}`` and
+``tools/call`` routes them (``hangar.app.mcp_catalog``); every call is an ordinary command on the
+bus (``InvokeTool`` / ``InvokeGroupTool``), so history, breakers, metrics and audit are the same
+as for REST calls. Failures of a call come back as ``isError`` results (text plus the REST error
+envelope as ``structuredContent``); an unknown tool name is a JSON-RPC ``INVALID_PARAMS`` error.
+
+The SDK (``hangar.api.mcp_server``) takes seconds of CPU to import, so it is loaded in the
+background once the app has started: the REST API never waits for it, and ``/mcp`` answers 503
+with ``Retry-After: 1`` until it is ready (``McpFrontDoor.ready``).
+
+**Auth hook.** Every HTTP request to ``/mcp`` first goes through ``McpFrontDoor.access``
+(``McpAccess``): ``authenticate(scope)`` returns the principal or raises a ``HangarError``
+(answered with the REST error envelope and its status and headers, e.g. 401), and
+``visible(principal, target, tool, is_group)`` filters ``tools/list`` and guards
+``tools/call``. The default, ``GuardedAccess``, takes ``scope["state"]["principal"]`` put there
+by the auth guard middleware (which covers this mount as ``ASGI /mcp``) and asks the auth
+service's tool policies. Pass another policy to ``create_front_door`` (or assign
+``front.access``) in the app factory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+import msgspec
+import structlog
+from litestar.handlers import asgi
+from litestar.types import Receive, Scope, Send
+
+from hangar.api.errors import ErrorBody
+from hangar.app.mcp_catalog import McpCatalog
+from hangar.app.services import Services
+from hangar.domain.errors import HangarError, ProviderUnavailableError
+
+if TYPE_CHECKING:
+    from hangar.api.mcp_server import McpServer
+
+log = structlog.get_logger("hangar.mcp")
+
+
+class McpAccess(Protocol):
+    async def authenticate(self, scope: Scope) -> str:
+        """The principal making this HTTP request; raise a ``HangarError`` to refuse it."""
+        ...
+
+    def visible(self, principal: str, target: str, tool: str, is_group: bool) -> bool:
+        """May ``principal`` see and call ``{target}.{tool}``?"""
+        ...
+
+
+class GuardedAccess:
+    """The default policy: the auth guard has admitted the request already (or auth is off)."""
+
+    def __init__(self, services: Services) -> None:
+        self._auth = getattr(services, "auth", None)
+
+    async def authenticate(self, scope: Scope) -> str:
+        state = scope.get("state") or {}
+        principal = state.get("principal") if isinstance(state, Mapping) else None
+        return str(principal) if principal else "anonymous"
+
+    def visible(self, principal: str, target: str, tool: str, is_group: bool) -> bool:
+        return self._auth is None or bool(self._auth.tool_allowed(principal, target, tool))
+
+
+class FrontDoorStartingError(ProviderUnavailableError):
+    def __init__(self) -> None:
+        super().__init__("The MCP front door is starting; retry in a moment")
+        self.headers = {"Retry-After": "1"}
+
+
+class McpFrontDoor:
+    def __init__(self, services: Services, access: McpAccess | None = None) -> None:
+        self.services = services
+        self.access: McpAccess = access or GuardedAccess(services)
+        self.catalog = McpCatalog(services.bus, services.providers, services.groups)
+        self.server: McpServer | None = None
+        self.ready = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @contextlib.asynccontextmanager
+    async def run(self) -> AsyncIterator[None]:
+        """Serve within the app's lifespan (after the services have started)."""
+        self.catalog.mark_announced()
+        self.catalog.subscribe(self._tools_changed)
+        self.services.projector.add_listener(self.catalog)
+        self._task = asyncio.create_task(self._serve(), name="hangar-mcp-front-door")
+        try:
+            yield
+        finally:
+            self._stop.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._task), 10)
+            if not self._task.done():
+                self._task.cancel()
+                with contextlib.suppress(BaseException):
+                    await self._task
+            self.services.projector.remove_listener(self.catalog)
+            await self.catalog.close()
+
+    async def _serve(self) -> None:
+        try:
+            module = await asyncio.to_thread(importlib.import_module, "hangar.api.mcp_server")
+            server: McpServer = module.McpServer(self)
+            # The session manager's task group must be entered and left by one task: this one.
+            async with server.run():
+                self.server = server
+                self.ready.set()
+                await self._stop.wait()
+        except Exception:
+            log.exception("mcp_front_door_failed")
+        finally:
+            self.server = None
+
+    async def _tools_changed(self) -> None:
+        if self.server is not None:
+            await self.server.tools_changed()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        try:
+            principal = await self.access.authenticate(scope)
+            if self.server is None:
+                raise FrontDoorStartingError()
+        except HangarError as exc:
+            await _send_error(send, exc)
+            return
+        await self.server.handle(scope, receive, send, principal)
+
+
+async def _send_error(send: Send, exc: HangarError) -> None:
+    body = msgspec.json.encode(ErrorBody(error=exc.error_type, message=exc.message, status_code=exc.status_code))
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    for k, v in (getattr(exc, "headers", None) or {}).items():
+        headers.append((k.lower().encode(), v.encode()))
+    start: Any = {"type": "http.response.start", "status": exc.status_code, "headers": headers}
+    await send(start)
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def create_front_door(services: Services, access: McpAccess | None = None) -> McpFrontDoor:
+    return McpFrontDoor(services, access)
+
+
+@asgi("/mcp", is_mount=True, copy_scope=False)
+async def mcp_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+    """``/mcp``: the MCP Streamable HTTP endpoint (POST, the GET stream, DELETE)."""
+    front: McpFrontDoor = scope["app"].state.mcp_front
+    await front(scope, receive, send)
