@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, WebSocket, get, post, websocket
 from litestar.di import Provide
-from litestar.exceptions import WebSocketDisconnect
 from litestar.params import Parameter
 
 from hangar.api import views
@@ -136,16 +136,31 @@ async def provider_logs_stream(socket: WebSocket, services: Services, provider_i
     source = services.connector.logs(provider_id)
     sub = source.subscribe()
     encoder = msgspec.json.Encoder()
-    try:
+
+    def frame(e: Any) -> str:
+        return encoder.encode(LogEntryBody(e.timestamp, e.line, e.provider_id, e.stream)).decode()
+
+    async def send_lines() -> None:
         for e in source.tail(LOG_BACKLOG):
-            await socket.send_data(encoder.encode(LogEntryBody(e.timestamp, e.line, e.provider_id, e.stream)).decode())
+            await socket.send_data(frame(e))
         async for e in sub:
-            await socket.send_data(encoder.encode(LogEntryBody(e.timestamp, e.line, e.provider_id, e.stream)).decode())
+            await socket.send_data(frame(e))
         # The subscription ended: the client fell behind and was dropped.
         await socket.close(code=1013, reason="client too slow")
-    except WebSocketDisconnect:
-        pass
+
+    async def until_client_leaves() -> None:
+        # A quiet provider writes nothing for hours: without reading, a client that left would
+        # only be noticed at the next line, and its task would block a clean shutdown.
+        while True:
+            await socket.receive_data(mode="text")
+
+    tasks = [asyncio.create_task(send_lines()), asyncio.create_task(until_client_leaves())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         close = getattr(sub, "close", None)
         if close is not None:
             close()

@@ -181,7 +181,17 @@ def test_shutdown_stops_every_provider(tmp_path: Path) -> None:
             api.post(f"/api/providers/{pid}/start")
             marks.append(mark)
     assert all(pids_with_mark(m) for m in marks)
+
+    async def abandon_log_stream() -> None:
+        # A client that leaves a quiet log stream must not keep a task alive that blocks shutdown.
+        url = server.base.replace("http://", "ws://") + f"/api/ws/providers/{pid}/logs"
+        async with websockets.connect(url):
+            await asyncio.sleep(0.2)
+
+    asyncio.run(abandon_log_stream())
+    started = time.monotonic()
     server.stop()  # SIGTERM: graceful (uvicorn re-raises the signal once it has shut down)
+    assert time.monotonic() - started < 10, "shutdown hung"
     assert server.proc is not None and server.proc.returncode in (0, -signal.SIGTERM), server.log()
     assert all(not pids_with_mark(m) for m in marks)
     with sqlite3.connect(tmp_path / "hangar.db") as db:
