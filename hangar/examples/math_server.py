@@ -5,6 +5,8 @@ Run it as a Hangar provider with ``command: [python, -m, hangar.examples.math_se
 
 from __future__ import annotations
 
+import sys
+
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
@@ -15,21 +17,30 @@ server: MCPServer = MCPServer(
 )
 
 
+def note(text: str) -> None:
+    # stdout carries the protocol; what a server has to say for humans goes to stderr, which
+    # Hangar keeps in the provider's log buffer.
+    print(text, file=sys.stderr, flush=True)
+
+
 @server.tool()
 async def add(a: float, b: float) -> float:
     """Return a + b."""
+    note(f"add({a}, {b})")
     return a + b
 
 
 @server.tool()
 async def subtract(a: float, b: float) -> float:
     """Return a - b."""
+    note(f"subtract({a}, {b})")
     return a - b
 
 
 @server.tool()
 async def multiply(a: float, b: float) -> float:
     """Return a * b."""
+    note(f"multiply({a}, {b})")
     return a * b
 
 
@@ -55,6 +66,7 @@ async def power(base: float, exponent: float) -> float:
 
 
 def main() -> None:
+    note("hangar-math ready: add, subtract, multiply, divide, power")
     server.run("stdio")
 
 
