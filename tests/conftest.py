@@ -10,13 +10,29 @@ from tests.support import HangarProcess
 
 
 @pytest.fixture(scope="module")
-def hangar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HangarProcess]:
+def hangar_config() -> str:
+    """The YAML the module's server starts with; directories and modules override it."""
+    return ""
+
+
+@pytest.fixture(scope="module")
+def hangar(
+    tmp_path_factory: pytest.TempPathFactory, hangar_config: str, request: pytest.FixtureRequest
+) -> Iterator[HangarProcess]:
     """One Hangar server per test module (start-up costs about a second)."""
-    proc = HangarProcess(Path(tmp_path_factory.mktemp("hangar"))).start()
+    work = Path(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]))
+    cfg = work / "hangar.yaml"
+    cfg.write_text(hangar_config or "providers: {}\n")
+    proc = HangarProcess(work, config=cfg).start()
     try:
         yield proc
     finally:
         proc.stop()
+
+
+@pytest.fixture(scope="module")
+def server(hangar: HangarProcess) -> HangarProcess:
+    return hangar
 
 
 @pytest.fixture(scope="module")

@@ -2,15 +2,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
 
 import httpx
-import pytest
 import yaml
 
-from tests.support import REPO, HangarProcess
+from tests.support import REPO
 
 ENTRYPOINT_PKG = REPO / "tests" / "fixtures" / "entrypoint_pkg"
 TEST_GROUP = "hangar_test.providers"
@@ -69,16 +67,3 @@ def quarantined(api: httpx.Client, source_id: str) -> dict[str, dict]:
     return {v["provider"]["name"]: v for v in q.values() if v["source_id"] == source_id}
 
 
-@pytest.fixture(scope="module")
-def hangar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HangarProcess]:
-    proc = HangarProcess(Path(tmp_path_factory.mktemp("discovery"))).start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
-
-
-@pytest.fixture(scope="module")
-def api(hangar: HangarProcess) -> Iterator[httpx.Client]:
-    with hangar.client() as client:
-        yield client

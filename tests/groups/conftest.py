@@ -1,13 +1,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support import HangarProcess, fixture_provider
+from tests.support import fixture_provider
 
 # Short timers so that breakers and recovery show within seconds.
 RUNTIME_CONFIG = """
@@ -20,24 +18,6 @@ runtime:
   group_breaker_failure_threshold: 1
   group_breaker_reset_timeout_s: 1.0
 """
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HangarProcess]:
-    work = Path(tmp_path_factory.mktemp("groups"))
-    cfg = work / "hangar.yaml"
-    cfg.write_text(RUNTIME_CONFIG)
-    proc = HangarProcess(work, config=cfg).start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
-
-
-@pytest.fixture(scope="module")
-def api(server: HangarProcess) -> Iterator[httpx.Client]:
-    with server.client() as client:
-        yield client
 
 
 def uid(prefix: str) -> str:
@@ -80,3 +60,8 @@ def assert_envelope(r: httpx.Response, status: int, error: str | None = None) ->
     if error:
         assert body["error"] == error, body
     return body
+
+
+@pytest.fixture(scope="module")
+def hangar_config() -> str:
+    return RUNTIME_CONFIG

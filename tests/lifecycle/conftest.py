@@ -1,12 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import httpx
 import pytest
-
-from tests.support import HangarProcess
 
 # Short timers so that health, idle, backoff and breaker behaviour shows within seconds.
 RUNTIME_CONFIG = """
@@ -21,18 +15,5 @@ runtime:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HangarProcess]:
-    work = Path(tmp_path_factory.mktemp("lifecycle"))
-    cfg = work / "hangar.yaml"
-    cfg.write_text(RUNTIME_CONFIG)
-    proc = HangarProcess(work, config=cfg).start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
-
-
-@pytest.fixture(scope="module")
-def api(server: HangarProcess) -> Iterator[httpx.Client]:
-    with server.client() as client:
-        yield client
+def hangar_config() -> str:
+    return RUNTIME_CONFIG

@@ -7,8 +7,6 @@ import os
 import signal
 import sqlite3
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,23 +26,6 @@ runtime:
 observability:
   alerts: {start_failures_threshold: 2}
 """
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HangarProcess]:
-    work = Path(tmp_path_factory.mktemp("alerts"))
-    (work / "hangar.yaml").write_text(RUNTIME)
-    proc = HangarProcess(work, config=work / "hangar.yaml").start(timeout=60)
-    try:
-        yield proc
-    finally:
-        proc.stop()
-
-
-@pytest.fixture(scope="module")
-def api(server: HangarProcess) -> Iterator[httpx.Client]:
-    with server.client() as client:
-        yield client
 
 
 def alerts(api: httpx.Client, **params: Any) -> list[dict[str, Any]]:
@@ -141,3 +122,8 @@ def test_alerts_query_validation(api: httpx.Client) -> None:
     assert len(alerts(api, limit=1)) <= 1
     for params in ({"level": "bogus"}, {"level": "CRITICAL"}, {"state": "open"}, {"limit": 0}, {"limit": "x"}):
         error_of(api.get("/api/observability/alerts", params=params), 422)
+
+
+@pytest.fixture(scope="module")
+def hangar_config() -> str:
+    return RUNTIME
