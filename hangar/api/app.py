@@ -10,8 +10,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
+from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
+from hangar.api.deps import provide_services
 from hangar.api.errors import EXCEPTION_HANDLERS
 from hangar.api.guard import AuthGuard, McpPolicyAccess
 from hangar.api.mcp_front import create_front_door
@@ -68,6 +70,8 @@ def create_app(
 
     app = Litestar(
         route_handlers=ROUTE_HANDLERS,
+        # One app-wide dependency; the object never changes, so Litestar may cache it.
+        dependencies={"services": Provide(provide_services, sync_to_thread=False, use_cache=True)},
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         middleware=[AuthGuard],

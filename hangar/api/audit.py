@@ -7,10 +7,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, get
-from litestar.di import Provide
 from litestar.params import Parameter
 
-from hangar.api.deps import provide_services
 from hangar.app.services import Services
 
 Limit = Annotated[int, Parameter(ge=1, le=1000)]
@@ -30,7 +28,6 @@ class SecurityBody(msgspec.Struct):
 class AuditController(Controller):
     path = "/api/observability"
     tags = ["observability"]
-    dependencies = {"services": Provide(provide_services, sync_to_thread=False)}
 
     @get("/audit", summary="Audit records of commands, newest first")
     async def audit(

@@ -8,10 +8,9 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post, put
-from litestar.di import Provide
 from litestar.params import Parameter
 
-from hangar.api.deps import command_context, provide_services
+from hangar.api.deps import command_context
 from hangar.app.auth import commands as ac
 from hangar.app.auth.projection import KeyView, RoleView
 from hangar.app.codec import iso
@@ -127,7 +126,6 @@ def _check_policy_target(provider_id: str, tool_name: str) -> None:
 class AuthController(Controller):
     path = "/api/auth"
     tags = ["auth"]
-    dependencies = {"services": Provide(provide_services, sync_to_thread=False)}
 
     # --- keys ----------------------------------------------------------------------------------
 

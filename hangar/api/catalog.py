@@ -13,10 +13,9 @@ from typing import Annotated, Any, Literal
 import httpx
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.di import Provide
 from litestar.params import Parameter
 
-from hangar.api.deps import command_context, etag, provide_services
+from hangar.api.deps import command_context, etag
 from hangar.api.views import redact_env
 from hangar.app.catalog import (
     AddCatalogEntry,
@@ -139,7 +138,6 @@ async def fetch_document(req: ImportRequest) -> Any:
 class CatalogController(Controller):
     path = "/api/catalog"
     tags = ["catalog"]
-    dependencies = {"services": Provide(provide_services, sync_to_thread=False)}
 
     @get("/", summary="List catalog entries (search on name/description, tags AND)")
     async def list_entries(

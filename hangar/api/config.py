@@ -6,10 +6,9 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.di import Provide
 from litestar.params import Parameter
 
-from hangar.api.deps import command_context, provide_services
+from hangar.api.deps import command_context
 from hangar.app.config_sync import BackupConfig, BackupResult, ReloadConfig
 from hangar.app.secrets import redact_env
 from hangar.app.services import Services
@@ -71,7 +70,6 @@ def running_config(services: Services) -> dict[str, Any]:
 class ConfigController(Controller):
     path = "/api/config"
     tags = ["config"]
-    dependencies = {"services": Provide(provide_services, sync_to_thread=False)}
 
     @get("/", summary="The running configuration, secrets stripped")
     async def get_config(self, services: Services) -> dict[str, Any]:

@@ -8,10 +8,9 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post, put
-from litestar.di import Provide
 from litestar.params import Parameter
 
-from hangar.api.deps import command_context, etag, provide_services
+from hangar.api.deps import command_context, etag
 from hangar.api.views import redact_env
 from hangar.app.discovery import (
     ApproveCandidate,
@@ -100,7 +99,6 @@ def _source(services: Services, source_id: str) -> SourceView:
 class DiscoveryController(Controller):
     path = "/api/discovery"
     tags = ["discovery"]
-    dependencies = {"services": Provide(provide_services, sync_to_thread=False)}
 
     @get("/sources", summary="List discovery sources")
     async def list_sources(self, services: Services) -> dict[str, Any]:

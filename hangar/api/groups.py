@@ -6,9 +6,8 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post, put
-from litestar.di import Provide
 
-from hangar.api.deps import command_context, etag, provide_services
+from hangar.api.deps import command_context, etag
 from hangar.api.provider_runtime import InvokeRequest
 from hangar.app.group_invoke import GroupInvokeResult, InvokeGroupTool, RebalanceGroup
 from hangar.app.groups import AddGroupMember, CreateGroup, DeleteGroup, RemoveGroupMember, UpdateGroup
@@ -216,7 +215,6 @@ def _view(services: Services, group_id: str) -> GroupView:
 class GroupController(Controller):
     path = "/api/groups"
     tags = ["groups"]
-    dependencies = {"services": Provide(provide_services, sync_to_thread=False)}
 
     @get("/", summary="List groups with their members and circuit breaker state")
     async def list_groups(self, services: Services) -> GroupList:

@@ -6,9 +6,8 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, Request, post
-from litestar.di import Provide
 
-from hangar.api.deps import command_context, provide_services
+from hangar.api.deps import command_context
 from hangar.app.maintenance import CompactStream
 from hangar.app.services import Services
 from hangar.domain.errors import ValidationError
@@ -30,7 +29,6 @@ class CompactBody(msgspec.Struct):
 class MaintenanceController(Controller):
     path = "/api/maintenance"
     tags = ["maintenance"]
-    dependencies = {"services": Provide(provide_services, sync_to_thread=False)}
 
     @post("/compact", status_code=200, summary="Delete events preceding the stream's latest snapshot")
     async def compact(self, request: Request, services: Services, data: CompactRequest) -> CompactBody:

@@ -9,10 +9,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Response, get
-from litestar.di import Provide
 from litestar.params import Parameter
 
-from hangar.api.deps import provide_services
 from hangar.app.alerts import AlertRecord
 from hangar.app.codec import iso, now
 from hangar.app.services import Services
@@ -51,7 +49,6 @@ class AlertsBody(msgspec.Struct):
 class ObservabilityController(Controller):
     path = "/api/observability"
     tags = ["observability"]
-    dependencies = {"services": Provide(provide_services, sync_to_thread=False)}
 
     @get("/metrics", summary="Prometheus text and headline numbers")
     async def metrics(self, services: Services) -> MetricsBody:
@@ -88,7 +85,6 @@ class ObservabilityController(Controller):
         return AlertsBody(rows, total, active)
 
 
-@get("/metrics", summary="Prometheus exposition", tags=["observability"], include_in_schema=True,
-     dependencies={"services": Provide(provide_services, sync_to_thread=False)})
+@get("/metrics", summary="Prometheus exposition", tags=["observability"], include_in_schema=True)
 async def prometheus_metrics(services: Services) -> Response[bytes]:
     return Response(services.metrics.exposition(), media_type=PROMETHEUS_TEXT)

@@ -7,11 +7,10 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, WebSocket, get, post, websocket
-from litestar.di import Provide
 from litestar.params import Parameter
 
 from hangar.api import views
-from hangar.api.deps import command_context, provide_services
+from hangar.api.deps import command_context
 from hangar.app.invoke import InvokeResult, InvokeTool
 from hangar.app.lifecycle import StartProvider, StopProvider
 from hangar.app.projections.providers import ProviderView
@@ -73,7 +72,6 @@ def _view(services: Services, provider_id: str) -> ProviderView:
 class ProviderRuntimeController(Controller):
     path = "/api/providers/{provider_id:str}"
     tags = ["providers"]
-    dependencies = {"services": Provide(provide_services, sync_to_thread=False)}
 
     @post("/start", status_code=200, summary="Start the provider (no-op when it is running)")
     async def start(self, request: Request, services: Services, provider_id: str) -> StartResult:
@@ -123,8 +121,7 @@ class ProviderRuntimeController(Controller):
 LOG_BACKLOG = 100
 
 
-@websocket("/api/ws/providers/{provider_id:str}/logs",
-           dependencies={"services": Provide(provide_services, sync_to_thread=False)})
+@websocket("/api/ws/providers/{provider_id:str}/logs")
 async def provider_logs_stream(socket: WebSocket, services: Services, provider_id: str) -> None:
     """The last lines, then live lines; each frame has the keys of a REST log entry."""
     await socket.accept()

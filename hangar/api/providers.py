@@ -6,11 +6,10 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, MediaType, Request, Response, delete, get, post, put
-from litestar.di import Provide
 from litestar.params import Parameter
 
 from hangar.api import views
-from hangar.api.deps import command_context, etag, provide_services
+from hangar.api.deps import command_context, etag
 from hangar.app.providers import DeregisterProvider, RegisterProvider, UpdateProvider
 from hangar.app.services import Services
 from hangar.domain.errors import ProviderNotFoundError
@@ -91,7 +90,6 @@ class ToolHistory(msgspec.Struct):
 class ProviderController(Controller):
     path = "/api/providers"
     tags = ["providers"]
-    dependencies = {"services": Provide(provide_services, sync_to_thread=False)}
 
     @get("/", media_type=MediaType.JSON, summary="List providers")
     async def list_providers(

@@ -6,9 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import msgspec
 from litestar import Controller, get
-from litestar.di import Provide
 
-from hangar.api.deps import provide_services
 from hangar.app.services import Services
 
 
@@ -35,7 +33,6 @@ class SystemBody(msgspec.Struct):
 class SystemController(Controller):
     path = "/api/system"
     tags = ["system"]
-    dependencies = {"services": Provide(provide_services, sync_to_thread=False)}
 
     @get("/", summary="System totals")
     async def system_info(self, services: Services) -> SystemBody:

@@ -7,10 +7,8 @@ import contextlib
 
 import msgspec
 from litestar import WebSocket, websocket
-from litestar.di import Provide
 from litestar.exceptions import WebSocketDisconnect
 
-from hangar.api.deps import provide_services
 from hangar.app.hub import Subscriber
 from hangar.app.services import Services
 
@@ -75,16 +73,15 @@ async def _serve(socket: WebSocket, services: Services, event_types: list[str] |
         services.hub.unsubscribe(sub)
 
 
-_deps = {"services": Provide(provide_services, sync_to_thread=False)}
 
 
-@websocket("/api/ws/events", dependencies=_deps)
+@websocket("/api/ws/events")
 async def events_stream(socket: WebSocket, services: Services) -> None:
     """Every domain event as one flat JSON frame; send a filter object to narrow it."""
     await _serve(socket, services, None)
 
 
-@websocket("/api/ws/state", dependencies=_deps)
+@websocket("/api/ws/state")
 async def state_stream(socket: WebSocket, services: Services) -> None:
     """``ProviderStateChanged`` frames only."""
     await _serve(socket, services, ["ProviderStateChanged"])
