@@ -130,6 +130,13 @@ def test_route_matrix(server: AuthHangar, keys: Keys) -> None:
     async def run() -> list[str]:
         gate = asyncio.Semaphore(8)
         async with httpx.AsyncClient(base_url=server.base, timeout=60) as client:
+            # The MCP front door loads its SDK in the background and answers 503 with
+            # Retry-After until it is up; wait for it as a client would.
+            mcp_key = keys.by_perm[ROUTE_PERMISSIONS["ASGI /mcp"]]
+            deadline = asyncio.get_running_loop().time() + 60
+            while await status_of(server, client, mcp_key, "ASGI /mcp") == 503:
+                assert asyncio.get_running_loop().time() < deadline, "/mcp never came up"
+                await asyncio.sleep(0.5)
             async def one(route: str) -> list[str]:
                 async with gate:
                     return await check_route(server, client, keys, route)

@@ -46,6 +46,12 @@ def mcp(server: AuthHangar, key: str, call_name: str | None = None) -> tuple[lis
     """``tools/list`` (and optionally one ``tools/call``) through the MCP SDK's own client."""
 
     async def run() -> tuple[list[str], Any]:
+        # The front door loads its SDK in the background: 503 with Retry-After until it is up.
+        async with httpx.AsyncClient(base_url=server.base, headers={"X-API-Key": key}) as probe:
+            for _ in range(120):
+                if (await probe.post("/mcp", json={})).status_code != 503:
+                    break
+                await asyncio.sleep(0.5)
         http = create_mcp_http_client(headers={"X-API-Key": key})
         async with http, streamable_http_client(server.base + "/mcp", http_client=http) as (read, write):
             async with ClientSession(read, write) as session:
