@@ -22,13 +22,12 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
 from . import jsonrpc
-from .client import PROTOCOL_VERSION, BaseMcpClient, NotificationHandler, ServerInfo
+from .client import PROTOCOL_VERSION, NotificationHandler, ServerInfo
 from .docker_engine import READ_ONLY_TMPFS, ContainerSpec, DockerEngine, parse_volume
 from .docker_stream import AttachProtocol, LineSplitter
-from .errors import CallTimeout, ProviderCrashed, ProviderUnavailable
+from .errors import ProviderCrashed, ProviderUnavailable
+from .line_rpc import LineRpcClient
 from .logs import LogBuffer
 from .process import DEFAULT_STREAM_LIMIT
 
@@ -41,7 +40,9 @@ log = logging.getLogger("hangar.runtime.docker")
 _EXIT_AFTER_EOF_S = 2.0
 
 
-class DockerClient(BaseMcpClient):
+class DockerClient(LineRpcClient):
+    _wire_name = "container stdin"
+
     """One provider container. ``start()`` creates, attaches, starts and initialises it;
     ``close()`` closes its stdin, stops it and removes it."""
 
@@ -222,71 +223,22 @@ class DockerClient(BaseMcpClient):
 
         return dropped
 
-    def _on_stdout_line(self, line: bytes) -> None:
-        try:
-            env = jsonrpc.decode_envelope(line)
-        except msgspec.DecodeError:
-            # Banners and stray prints: not fatal, but worth showing to the operator.
-            text = line.decode("utf-8", "replace").rstrip("\r")
-            if text.strip():
-                self.logs.append(text, "stdout")
-            return
-        if env.method is None:
-            if not self._pending.resolve(env) and env.error is not None:
-                log.warning("provider %s error: %s", self.provider_id, env.error.message)
-        elif env.id is not None:
-            result, error = jsonrpc.answer_server_request(env.method)
-            if error is None:
-                self._send(jsonrpc.encode_result(env.id, result))
-            else:
-                self._send(jsonrpc.encode_error(env.id, error.code, error.message))
-        else:
-            self._dispatch_notification(env.method, env.params)
-
     def _on_stderr_line(self, line: bytes) -> None:
         self.logs.append(line.decode("utf-8", "replace").rstrip("\r"))
 
     # --- transport primitives ------------------------------------------------------------------
 
-    async def _request(self, method: str, params: Any, timeout_s: float) -> msgspec.Raw:
+    def _wire_open(self) -> bool:
         proto = self._proto
-        if self._failure is not None:
-            raise self._failure.again()
-        if self._state != "running" or proto is None:
-            raise ProviderUnavailable(f"provider {self.provider_id} is not running")
-        loop = asyncio.get_running_loop()
-        rid, fut = self._pending.open(loop)
-        try:
-            # One write per message, so concurrent callers never interleave bytes.
-            proto.write(jsonrpc.encode_request(rid, method, params) + b"\n")
-            await proto.drain()
-        except (ConnectionError, RuntimeError) as exc:
-            self._pending.discard(rid)
-            if self._failure is not None:
-                raise self._failure.again() from exc
-            raise ProviderCrashed(f"provider {self.provider_id}: container stdin closed ({exc})") from exc
-        try:
-            return await jsonrpc.wait_response(loop, fut, method, timeout_s)
-        except CallTimeout:
-            self._cancel_remote(rid, f"timed out after {timeout_s:g}s")
-            raise
-        except asyncio.CancelledError:
-            self._cancel_remote(rid, "caller cancelled")
-            raise
-        finally:
-            self._pending.discard(rid)
+        return proto is not None and proto.open
 
-    async def _notify(self, method: str, params: Any = None) -> None:
-        self._send(jsonrpc.encode_notification(method, params))
+    def _write_line(self, data: bytes) -> None:
+        assert self._proto is not None
+        self._proto.write(data + b"\n")
 
-    def _send(self, data: bytes) -> None:
-        proto = self._proto
-        if proto is not None and proto.open:
-            proto.write(data + b"\n")
-
-    def _cancel_remote(self, rid: int, reason: str) -> None:
-        if self._state == "running" and self._failure is None:
-            self._send(jsonrpc.encode_cancel(rid, reason))
+    async def _drain(self) -> None:
+        assert self._proto is not None
+        await self._proto.drain()
 
     # --- exit handling -------------------------------------------------------------------------
 

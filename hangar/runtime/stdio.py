@@ -11,13 +11,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
-
-import msgspec
 
 from . import jsonrpc
-from .client import PROTOCOL_VERSION, BaseMcpClient, NotificationHandler, ServerInfo
-from .errors import CallTimeout, ProviderCrashed, ProviderUnavailable
+from .client import PROTOCOL_VERSION, NotificationHandler, ServerInfo
+from .errors import ProviderCrashed, ProviderUnavailable
+from .line_rpc import LineRpcClient
 from .logs import LogBuffer
 from .process import DEFAULT_STREAM_LIMIT, ProviderProcess, build_env
 from .reaper import ProcessReaper
@@ -31,7 +29,7 @@ _DRAIN_AFTER_EXIT_S = 0.2
 _EXIT_AFTER_EOF_S = 0.5
 
 
-class StdioClient(BaseMcpClient):
+class StdioClient(LineRpcClient):
     """One provider process. ``start()`` spawns and initialises; ``close()`` stops the group.
 
     ``env`` is the provider's own environment, laid over PATH/HOME/LANG only. ``logs`` may be a
@@ -139,52 +137,22 @@ class StdioClient(BaseMcpClient):
 
     # --- transport primitives ------------------------------------------------------------------
 
-    async def _request(self, method: str, params: Any, timeout_s: float) -> msgspec.Raw:
+    def _wire_open(self) -> bool:
         proc = self._proc
-        if self._failure is not None:
-            raise self._failure.again()
-        if self._state != "running" or proc is None:
-            raise ProviderUnavailable(f"provider {self.provider_id} is not running")
-        loop = asyncio.get_running_loop()
-        rid, fut = self._pending.open(loop)
-        try:
-            # One write per message: StreamWriter.write is synchronous, so concurrent callers
-            # can never interleave bytes of two messages; no lock needed on the hot path.
-            proc.stdin.write(jsonrpc.encode_request(rid, method, params) + b"\n")
-            await proc.stdin.drain()
-        except ConnectionError as exc:
-            self._pending.discard(rid)
-            if self._failure is not None:
-                raise self._failure.again() from exc
-            raise ProviderCrashed(f"provider {self.provider_id}: stdin closed ({exc})") from exc
-        try:
-            return await jsonrpc.wait_response(loop, fut, method, timeout_s)
-        except CallTimeout:
-            self._cancel_remote(rid, f"timed out after {timeout_s:g}s")
-            raise
-        except asyncio.CancelledError:
-            self._cancel_remote(rid, "caller cancelled")
-            raise
-        finally:
-            self._pending.discard(rid)
+        return proc is not None and not proc.stdin.is_closing()
 
-    async def _notify(self, method: str, params: Any = None) -> None:
-        self._send(jsonrpc.encode_notification(method, params))
+    def _write_line(self, data: bytes) -> None:
+        # StreamWriter.write is synchronous: one call per message never interleaves.
+        assert self._proc is not None
+        self._proc.stdin.write(data + b"\n")
 
-    def _send(self, data: bytes) -> None:
-        proc = self._proc
-        if proc is not None and not proc.stdin.is_closing():
-            proc.stdin.write(data + b"\n")
-
-    def _cancel_remote(self, rid: int, reason: str) -> None:
-        if self._state == "running" and self._failure is None:
-            self._send(jsonrpc.encode_cancel(rid, reason))
+    async def _drain(self) -> None:
+        assert self._proc is not None
+        await self._proc.stdin.drain()
 
     # --- readers -------------------------------------------------------------------------------
 
     async def _read_stdout(self, stream: asyncio.StreamReader) -> None:
-        decode = jsonrpc.decode_envelope
-        pending = self._pending
         try:
             while True:
                 try:
@@ -195,36 +163,13 @@ class StdioClient(BaseMcpClient):
                     continue
                 if not line:
                     return
-                try:
-                    env = decode(line)
-                except msgspec.DecodeError:
-                    # Banners and stray prints: not fatal, but worth showing to the operator.
-                    text = line.decode("utf-8", "replace").rstrip("\r\n")
-                    if text.strip():
-                        self.logs.append(text, "stdout")
-                    continue
-                if env.method is None:
-                    if not pending.resolve(env) and env.error is not None and self._state == "running":
-                        # An error nobody waits for (late, or id-less parse error): worth a trace.
-                        log.warning("provider %s error: %s", self.provider_id, env.error.message)
-                elif env.id is not None:
-                    self._answer(env)
-                else:
-                    self._dispatch_notification(env.method, env.params)
+                self._on_stdout_line(line)
         except (ConnectionError, OSError) as exc:
             log.debug("stdout of %s failed: %s", self.provider_id, exc)
         finally:
             assert self._stdout_done is not None
             self._stdout_done.set()
             self._connection_lost()
-
-    def _answer(self, env: jsonrpc.Envelope) -> None:
-        assert env.method is not None and env.id is not None
-        result, error = jsonrpc.answer_server_request(env.method)
-        if error is None:
-            self._send(jsonrpc.encode_result(env.id, result))
-        else:
-            self._send(jsonrpc.encode_error(env.id, error.code, error.message))
 
     async def _read_stderr(self, stream: asyncio.StreamReader) -> None:
         append = self.logs.append
