@@ -62,19 +62,30 @@ def test_event_type_filter_and_bad_filter(hangar: HangarProcess) -> None:
 
 
 def test_state_stream_only_carries_state_changes(hangar: HangarProcess) -> None:
+    """A failing start changes state twice (cold → initializing → dead); the state stream
+    carries exactly those two frames and none of the other events the start records."""
+
     async def scenario() -> None:
+        pid = f"st-{uuid.uuid4().hex[:6]}"
         async with websockets.connect(ws_url(hangar, "/api/ws/state")) as ws:
             # Widening the filter beyond state changes is not possible on this stream.
-            await ws.send(json.dumps({"event_types": ["ProviderRegistered"]}))
+            await ws.send(json.dumps({"event_types": ["ProviderRegistered", "ProviderStateChanged"],
+                                      "provider_ids": [pid]}))
             await recv_json(ws)
-            async with httpx.AsyncClient(base_url=hangar.base) as api:
-                await api.post("/api/providers", json={"provider_id": f"s-{uuid.uuid4().hex[:6]}",
-                                                       "mode": "docker", "image": "a:1"})
+            async with httpx.AsyncClient(base_url=hangar.base, timeout=30) as api:
+                await api.post("/api/providers", json={"provider_id": pid, "mode": "subprocess",
+                                                       "command": ["/nonexistent/provider-binary"]})
+                assert (await api.post(f"/api/providers/{pid}/start")).status_code == 503
+            frames = [await recv_json(ws), await recv_json(ws)]
+            assert [(f["event_type"], f["old_state"], f["new_state"]) for f in frames] == [
+                ("ProviderStateChanged", "cold", "initializing"),
+                ("ProviderStateChanged", "initializing", "dead"),
+            ]
             try:
-                frame = await recv_json(ws, wait_s=1)
+                extra = await recv_json(ws, wait_s=0.5)
             except TimeoutError:
                 return
-            assert frame["event_type"] == "ProviderStateChanged"
+            raise AssertionError(f"unexpected frame on the state stream: {extra}")
 
     asyncio.run(scenario())
 
