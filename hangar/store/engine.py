@@ -44,6 +44,12 @@ def parse_url(url: str) -> tuple[URL, dict[str, Any]]:
     return parsed, connect_args
 
 
+def pg_schema(url: str) -> str:
+    """The PostgreSQL schema a store URL works in (``?schema=``, else ``public``)."""
+    _, connect_args = parse_url(url)
+    return str(connect_args.get("server_settings", {}).get("search_path", "public"))
+
+
 def backend_for(url: URL) -> Backend:
     name = url.get_backend_name()
     if name not in ("sqlite", "postgresql"):

@@ -52,3 +52,32 @@ EVENT_COLUMNS = (
     events.c.metadata,
     events.c.recorded_at,
 )
+
+# Cluster coordination (migration 0012): which replicas are alive, who holds which lease, and
+# rate-limit counters every replica shares.
+instances = sa.Table(
+    "instances",
+    metadata,
+    sa.Column("instance_id", sa.Text(), primary_key=True),
+    sa.Column("address", sa.Text(), nullable=False),
+    sa.Column("started_at", sa.Double(), nullable=False),
+    sa.Column("heartbeat_at", sa.Double(), nullable=False),
+    sa.Column("stopped", sa.Boolean(), nullable=False),
+)
+
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.Text(), primary_key=True),
+    sa.Column("holder", sa.Text(), nullable=False),
+    sa.Column("generation", sa.BigInteger(), nullable=False),
+    sa.Column("expires_at", sa.Double(), nullable=False),
+)
+
+rate_counters = sa.Table(
+    "rate_counters",
+    metadata,
+    sa.Column("bucket", sa.Text(), primary_key=True),
+    sa.Column("win", sa.BigInteger(), nullable=False),
+    sa.Column("count", sa.BigInteger(), nullable=False),
+)

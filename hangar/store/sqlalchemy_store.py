@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -18,7 +19,7 @@ from hangar.app.ports import NewEvent, RecordedEvent, Snapshot
 from hangar.domain.errors import ConcurrencyError, NoSnapshotError
 
 from .driver import Driver
-from .engine import BEGIN_OPTION, Backend, create_engine
+from .engine import BEGIN_OPTION, Backend, create_engine, pg_schema
 from .errors import StoreClosedError
 from .schema import events, snapshots
 from .sql import Statements, heads_from_rows
@@ -59,6 +60,7 @@ class SqlEventStore:
         self._idle = asyncio.Event()
         self._idle.set()
         self._before_commit: Callable[[], Awaitable[None]] | None = None
+        self._listener: asyncio.Task[None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -87,6 +89,8 @@ class SqlEventStore:
         )
         self._writer.before_commit = self._before_commit
         self._writer.start()
+        if not backend.is_sqlite:
+            self._listener = asyncio.create_task(self._listen_for_commits(), name="hangar-event-listener")
 
     async def close(self) -> None:
         if self._closed:
@@ -94,6 +98,10 @@ class SqlEventStore:
         if self._writer is not None:
             await self._writer.close()  # pending appends are written or failed, never dropped
         self._closed = True
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(BaseException):
+                await self._listener
         self._notifier.notify()  # subscribers see _closed and end
         await self._idle.wait()  # a connection returned to a disposed pool would leak
         if self._engine is not None:
@@ -118,6 +126,41 @@ class SqlEventStore:
     def _on_commit(self, batch: list[RecordedEvent]) -> None:
         self._tail.extend(batch)
         self._notifier.notify()
+
+    def _on_external_commit(self, position: int) -> None:
+        self._tail.note_external(position)
+        self._notifier.notify()
+
+    async def _listen_for_commits(self) -> None:
+        """PostgreSQL: wake subscribers when any replica commits (see migration 0012's trigger).
+
+        Without it a replica would still see other replicas' events, but only at its next quiet
+        poll; with it they arrive within a round trip. A lost connection is re-established;
+        the poll covers the gap meanwhile.
+        """
+        assert self._engine is not None
+        channel = f"hangar_events_{pg_schema(self._url)}"
+
+        def on_notify(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
+            with contextlib.suppress(ValueError):
+                self._on_external_commit(int(payload))
+
+        while not self._closed:
+            try:
+                async with self._engine.connect() as conn:
+                    raw = (await conn.get_raw_connection()).driver_connection
+                    await raw.add_listener(channel, on_notify)
+                    try:
+                        while not self._closed and not raw.is_closed():
+                            await asyncio.sleep(1.0)
+                    finally:
+                        with contextlib.suppress(Exception):
+                            await raw.remove_listener(channel, on_notify)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("listening for commits failed; retrying", exc_info=True)
+                await asyncio.sleep(1.0)
 
     @asynccontextmanager
     async def _connect(self, begin: str = "DEFERRED") -> AsyncIterator[AsyncConnection]:

@@ -44,6 +44,14 @@ class LiveTail:
             del self._events[:drop]
             self._first += drop
 
+    def note_external(self, position: int) -> None:
+        """Another process committed up to ``position``: unless that is inside the run we hold
+        (our own commit, reported back), forget the run, so that subscribers go to the
+        database for what lies between."""
+        if position >= self._first + len(self._events):
+            self._events = []
+            self._first = position + 1
+
     def after(self, position: int, limit: int) -> list[RecordedEvent] | None:
         """Events after ``position`` if the tail can prove it has all of them, else None."""
         start = position + 1 - self._first
