@@ -162,13 +162,13 @@ class ClusterStore:
 
     # -- shared counters -----------------------------------------------------------------------
 
-    async def hit(self, bucket: str, window: int) -> int:
-        """Count one hit on ``bucket`` in fixed window ``window``; returns the window's count."""
-        stmt = self._insert(rate_counters).values(bucket=bucket, win=window, count=1)
+    async def hit(self, bucket: str, window: int, n: int = 1) -> int:
+        """Count ``n`` hits on ``bucket`` in fixed window ``window``; returns the window's count."""
+        stmt = self._insert(rate_counters).values(bucket=bucket, win=window, count=n)
         stmt = stmt.on_conflict_do_update(
             index_elements=[rate_counters.c.bucket],
             set_={
-                "count": sa.case((rate_counters.c.win == window, rate_counters.c.count + 1), else_=1),
+                "count": sa.case((rate_counters.c.win == window, rate_counters.c.count + n), else_=n),
                 "win": window,
             },
         ).returning(rate_counters.c.count)
