@@ -114,3 +114,18 @@ async def test_a_lockout_on_one_replica_holds_on_the_others(stores: list[Cluster
     for lock in locks:
         assert await lock.retry_after("10.0.0.9", now=now + 1) == pytest.approx(29, abs=0.01)
         assert await lock.retry_after("10.0.0.8", now=now + 1) == 0.0
+
+
+def test_a_second_instance_on_one_sqlite_file_is_refused(tmp_path: object) -> None:
+    from hangar.store.instance_lock import InstanceConflictError, SingleInstanceLock
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/data/hangar.db"
+    first = SingleInstanceLock(url)
+    first.acquire()
+    second = SingleInstanceLock(url)
+    with pytest.raises(InstanceConflictError, match=r"pid \d+.*hangar\.db.*PostgreSQL"):
+        second.acquire()
+    first.release()
+    second.acquire()  # free again once the first has gone
+    second.release()
+    SingleInstanceLock("postgresql+asyncpg://u@h/db").acquire()  # not taken on PostgreSQL
