@@ -227,3 +227,28 @@ class SharedLockouts:
         await self.coord.acquire(f"lockout:{client}", client, self.lockout_s, now=now)
         self._locked[client] = now + self.lockout_s
         return self.lockout_s
+
+
+class SessionLeases:
+    """Which replica holds each MCP session: a lease per session, renewed with the heartbeat
+    (``Membership`` renews the ``mcpsession:`` prefix) and gone with its replica."""
+
+    PREFIX = "mcpsession:"
+
+    def __init__(self, coord: Coordination, membership: Membership, *, ttl_s: float) -> None:
+        self.coord = coord
+        self.membership = membership
+        self.ttl_s = ttl_s
+
+    async def claim(self, session_id: str) -> None:
+        await self.coord.acquire(self.PREFIX + session_id, self.membership.instance_id, self.ttl_s)
+
+    async def release(self, session_id: str) -> None:
+        await self.coord.release(self.PREFIX + session_id, self.membership.instance_id)
+
+    async def owner_address(self, session_id: str) -> str | None:
+        """The address of the live replica holding the session, unless that is this one."""
+        lease = await self.coord.lease(self.PREFIX + session_id)
+        if lease is None or lease.expires_at <= time.time() or lease.holder == self.membership.instance_id:
+            return None
+        return self.membership.live.get(lease.holder)

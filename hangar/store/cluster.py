@@ -84,7 +84,9 @@ class ClusterStore:
     async def mark_stopped(self, instance_id: str) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(
-                sa.update(instances).where(instances.c.instance_id == instance_id).values(stopped=True, heartbeat_at=0.0)
+                sa.update(instances)
+                .where(instances.c.instance_id == instance_id)
+                .values(stopped=True, heartbeat_at=0.0)
             )
             # A clean stop hands every lease back at once instead of making others wait a TTL.
             await conn.execute(sa.update(leases).where(leases.c.holder == instance_id).values(expires_at=0.0))
@@ -180,7 +182,9 @@ class ClusterStore:
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(
-                    sa.select(rate_counters.c.count).where(rate_counters.c.bucket == bucket, rate_counters.c.win == window)
+                    sa.select(rate_counters.c.count).where(
+                        rate_counters.c.bucket == bucket, rate_counters.c.win == window
+                    )
                 )
             ).first()
         return int(row[0]) if row else 0

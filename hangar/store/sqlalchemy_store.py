@@ -148,11 +148,12 @@ class SqlEventStore:
         while not self._closed:
             try:
                 async with self._engine.connect() as conn:
-                    raw = (await conn.get_raw_connection()).driver_connection
+                    raw: Any = (await conn.get_raw_connection()).driver_connection
+                    lost = asyncio.Event()
+                    raw.add_termination_listener(lambda _conn: lost.set())
                     await raw.add_listener(channel, on_notify)
                     try:
-                        while not self._closed and not raw.is_closed():
-                            await asyncio.sleep(1.0)
+                        await lost.wait()  # until the connection dies (or close() cancels us)
                     finally:
                         with contextlib.suppress(Exception):
                             await raw.remove_listener(channel, on_notify)
