@@ -150,7 +150,7 @@ class SqlEventStore:
                 async with self._engine.connect() as conn:
                     raw: Any = (await conn.get_raw_connection()).driver_connection
                     lost = asyncio.Event()
-                    raw.add_termination_listener(lambda _conn: lost.set())
+                    raw.add_termination_listener(lambda _conn, lost=lost: lost.set())
                     await raw.add_listener(channel, on_notify)
                     try:
                         await lost.wait()  # until the connection dies (or close() cancels us)
