@@ -15,6 +15,7 @@ from hangar.api.mcp_front import mcp_endpoint
 from hangar.api.observability import ObservabilityController, prometheus_metrics
 from hangar.api.provider_runtime import ProviderRuntimeController, provider_logs_stream
 from hangar.api.providers import ProviderController
+from hangar.api.registry import RegistryAdminController, ServersController, SkillsController
 from hangar.api.system import SystemController
 from hangar.api.ws import events_stream, state_stream
 
@@ -35,4 +36,8 @@ ROUTE_HANDLERS: list[Any] = [
     prometheus_metrics,
     events_stream,
     state_stream,
+    # registries Hangar serves (/registry/{name}/v0.1)
+    SkillsController,
+    RegistryAdminController,
+    ServersController,
 ]
