@@ -167,7 +167,7 @@ class SkillsRegistry:
             wanted.setdefault((s.namespace, s.name), {})[s.version] = s
         published = deleted = unchanged = 0
         for key in sorted(set(wanted) | set(self.view.skills.get(cmd.registry, {}))):
-            have = self.view.versions_of(cmd.registry, *key)
+            have = dict(self.view.versions_of(cmd.registry, *key))  # the view changes as we append
             want = wanted.get(key, {})
             sid = skill_id(cmd.registry, *key)
             for version, skill in have.items():
