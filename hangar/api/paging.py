@@ -15,9 +15,10 @@ import hashlib
 import hmac
 import os
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
+from litestar.params import Parameter
 
 from hangar.domain.errors import HangarError
 
@@ -111,3 +112,23 @@ def paged(body: dict[str, Any], page: Page[Any], *, prev: bool = True) -> dict[s
     if prev:
         body["prev_cursor"] = page.prev_cursor
     return body
+
+
+# --- query parameters the /api lists share ---------------------------------------------------
+
+DEFAULT_LIMIT = 50
+PageLimit = Annotated[int | None, Parameter(ge=1, le=500, description="Page size; asks for cursor paging")]
+Cursor = Annotated[str | None, Parameter(max_length=MAX_CURSOR_LENGTH,
+                                         description="Opaque cursor from next_cursor/prev_cursor")]
+"""Lists whose contract already has ``limit`` page only when ``cursor`` is given (an empty
+``cursor=`` starts at the top), so requests without it keep today's exact shape."""
+
+
+def wants_page(limit: int | None, cursor: str | None) -> bool:
+    return limit is not None or cursor is not None
+
+
+def page_rows(
+    pager: Pager, scope: str, rows: Sequence[T], key: Callable[[T], Any], limit: int | None, cursor: str | None,
+) -> Page[T]:
+    return pager.page(scope, rows, key, limit or DEFAULT_LIMIT, cursor or None)

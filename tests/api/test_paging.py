@@ -1,0 +1,126 @@
+"""Cursor paging: a walk through 1,000 providers while another client creates and deletes
+providers sees every provider that existed throughout exactly once; bad cursors are 400s; lists
+asked without a cursor keep the contract's shape."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import httpx
+
+from tests.discovery.conftest import assert_envelope
+
+STABLE = 1000
+
+
+def body(pid: str) -> dict[str, object]:
+    return {"provider_id": pid, "mode": "remote", "endpoint": "http://127.0.0.1:9/mcp"}
+
+
+async def create_many(base: str, ids: list[str]) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        sem = asyncio.Semaphore(32)
+
+        async def one(pid: str) -> None:
+            async with sem:
+                r = await client.post("/api/providers", json=body(pid))
+                assert r.status_code == 201, r.text
+
+        await asyncio.gather(*(one(p) for p in ids))
+
+
+def test_walk_sees_every_stable_provider_exactly_once(hangar, api: httpx.Client) -> None:  # type: ignore[no-untyped-def]
+    stable = [f"p{i:04d}" for i in range(STABLE)]
+    asyncio.run(create_many(hangar.base, stable))
+    stop = threading.Event()
+    churned: list[str] = []
+
+    def churn() -> None:  # ids that sort before, between and after the stable ones
+        with httpx.Client(base_url=hangar.base, timeout=30) as other:
+            n = 0
+            while not stop.is_set():
+                pid = ("a", "p0500x", "z")[n % 3] + f"{n:05d}"
+                assert other.post("/api/providers", json=body(pid)).status_code == 201
+                churned.append(pid)
+                if n % 2:
+                    assert other.delete(f"/api/providers/{churned[-2]}").status_code == 200
+                n += 1
+
+    worker = threading.Thread(target=churn)
+    worker.start()
+    try:
+        seen: list[str] = []
+        pages = 0
+        cursor = None
+        while True:
+            params: dict[str, object] = {"limit": 7, **({"cursor": cursor} if cursor else {})}
+            r = api.get("/api/providers", params=params)
+            assert r.status_code == 200, r.text
+            page = r.json()
+            assert set(page) == {"providers", "next_cursor", "prev_cursor"}
+            assert len(page["providers"]) <= 7
+            seen += [p["provider"] for p in page["providers"]]
+            pages += 1
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+    finally:
+        stop.set()
+        worker.join(30)
+    assert len(churned) > 10, "the other client must have changed the list during the walk"
+    got = [p for p in seen if p.startswith("p") and len(p) == 5]
+    assert got == stable  # each exactly once, in order
+    assert len(seen) == len(set(seen))
+    assert pages >= STABLE // 7
+
+
+def test_prev_cursor_goes_back(api: httpx.Client) -> None:
+    first = api.get("/api/providers", params={"limit": 5}).json()
+    assert first["prev_cursor"] is None
+    second = api.get("/api/providers", params={"limit": 5, "cursor": first["next_cursor"]}).json()
+    back = api.get("/api/providers", params={"limit": 5, "cursor": second["prev_cursor"]}).json()
+    assert back["providers"] == first["providers"]
+
+
+def test_invalid_or_tampered_cursor_is_400_in_the_envelope(api: httpx.Client) -> None:
+    nxt = api.get("/api/providers", params={"limit": 2}).json()["next_cursor"]
+    body, mac = nxt.split(".")
+    for bad in ("nonsense", body + ".AAAAAAAAAAAAAAAAAAAAAA", body[:-2] + "xx." + mac):
+        assert_envelope(api.get("/api/providers", params={"cursor": bad}), 400, "InvalidCursorError")
+    # a cursor from another list is refused, not reinterpreted
+    cat = api.post("/api/catalog", json={"name": "c1", "description": "d"})
+    assert cat.status_code == 201
+    api.post("/api/catalog", json={"name": "c2", "description": "d"})
+    cat_cursor = api.get("/api/catalog", params={"limit": 1}).json()["next_cursor"]
+    assert_envelope(api.get("/api/providers", params={"cursor": cat_cursor}), 400, "InvalidCursorError")
+    assert_envelope(api.get("/api/providers", params={"limit": 0}), 422)
+
+
+def test_without_cursor_the_contract_shape_is_unchanged(api: httpx.Client) -> None:
+    assert set(api.get("/api/providers").json()) == {"providers"}
+    assert set(api.get("/api/catalog").json()) == {"entries", "total"}
+    assert set(api.get("/api/discovery/pending").json()) == {"pending"}
+    assert set(api.get("/api/discovery/quarantined").json()) == {"quarantined"}
+    assert set(api.get("/api/observability/audit", params={"limit": 5}).json()) == {"records", "total"}
+    assert set(api.get("/api/observability/security").json()) == {"events", "total"}
+
+
+def test_catalog_and_audit_pages(api: httpx.Client) -> None:
+    names: list[str] = []
+    cursor = None
+    while True:
+        page = api.get("/api/catalog", params={"limit": 1, **({"cursor": cursor} if cursor else {})}).json()
+        names += [e["name"] for e in page["entries"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert names == sorted(names, key=str.lower) and len(names) == page["total"]
+    full = api.get("/api/observability/audit", params={"limit": 1000}).json()["records"][:12]
+    walked: list[dict[str, object]] = []
+    cursor = ""
+    while len(walked) < 12:
+        page = api.get("/api/observability/audit", params={"limit": 4, "cursor": cursor}).json()
+        walked += page["records"]
+        cursor = page["next_cursor"]
+    assert [r["record_id"] for r in walked[:12]] == [r["record_id"] for r in full]
