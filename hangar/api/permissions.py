@@ -115,6 +115,7 @@ ROUTE_PERMISSIONS: dict[str, str] = {
     "DELETE /registry/{registry_name}/v0.1/x/dev.toolhive/skills/{namespace}/{name}/versions/{version}":
         "skills:publish",
     "POST /api/registries/{registry_name}/skills/import": "skills:publish",
+    "GET /api/tools": "providers:read",
     "GET /registry/{registry_name}/v0.1/servers": "catalog:read",
     "GET /registry/{registry_name}/v0.1/servers/{rest}": "catalog:read",
     # --- generated API documentation -----------------------------------------------------------

@@ -17,6 +17,7 @@ from hangar.api.provider_runtime import ProviderRuntimeController, provider_logs
 from hangar.api.providers import ProviderController
 from hangar.api.registry import RegistryAdminController, ServersController, SkillsController
 from hangar.api.system import SystemController
+from hangar.api.tools import ToolsController
 from hangar.api.ws import events_stream, state_stream
 
 ROUTE_HANDLERS: list[Any] = [
@@ -39,5 +40,6 @@ ROUTE_HANDLERS: list[Any] = [
     # registries Hangar serves (/registry/{name}/v0.1)
     SkillsController,
     RegistryAdminController,
+    ToolsController,
     ServersController,
 ]
