@@ -73,6 +73,7 @@ ROUTE_PERMISSIONS: dict[str, str] = {
     "GET /api/config/diff": "config:read",
     "POST /api/config/export": "config:read",
     "POST /api/config/reload": "config:reload",
+    "POST /api/config/import": "config:write",
     "POST /api/config/backup": "config:write",
     # --- observability -------------------------------------------------------------------------
     "GET /api/observability/metrics": "metrics:read",

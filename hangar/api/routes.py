@@ -8,6 +8,7 @@ from hangar.api.audit import AuditController
 from hangar.api.auth import AuthController
 from hangar.api.catalog import CatalogController
 from hangar.api.config import ConfigController
+from hangar.api.definitions import DefinitionsController
 from hangar.api.discovery import DiscoveryController
 from hangar.api.groups import GroupController
 from hangar.api.maintenance import MaintenanceController
@@ -41,5 +42,6 @@ ROUTE_HANDLERS: list[Any] = [
     SkillsController,
     RegistryAdminController,
     ToolsController,
+    DefinitionsController,
     ServersController,
 ]
