@@ -139,6 +139,13 @@ def _msgspec_key(exc: msgspec.ValidationError) -> tuple[str, str]:
     return ("spec." + m.group(1) if m and m.group(1) else "spec"), (text[:m.start()] if m else text)
 
 
+def _unknown_keys(spec: dict[str, Any], struct: type[msgspec.Struct], path: str, problems: Problems) -> bool:
+    unknown = sorted(str(k) for k in spec if k not in struct.__struct_fields__)
+    for k in unknown:
+        problems.add(path, f"spec.{k}", "unknown key")
+    return bool(unknown)
+
+
 class Importer:
     def __init__(self, bus: CommandBus, providers: ProvidersProjection, groups: GroupsProjection,
                  catalog: CatalogProjection, skills: SkillsProjection,
@@ -199,7 +206,7 @@ class Importer:
                 planned.path = path
                 plans.append(planned)
             except HangarError as exc:
-                problems.add(path, "spec" if kind != "provider" else "id", exc.message)
+                problems.add(path, "spec", exc.message)
         self._check_members(plans, files, problems)
         if problems.items:
             raise ValidationError("import rejected, nothing applied: " + "; ".join(problems.items))
@@ -234,8 +241,13 @@ class Importer:
         return Planned(kind=kind, id=ident, status="updated", apply=overwrite)
 
     def _provider(self, rid: str, spec: dict[str, Any], strategy: str, path: str, problems: Problems) -> Planned:
-        check_provider_id(rid)
+        try:
+            check_provider_id(rid)
+        except ValidationError as exc:
+            problems.add(path, "id", exc.message)
         current = self.providers.get(rid)
+        if _unknown_keys(spec, ProviderSpec, path, problems):
+            return Planned(kind="provider", id=rid, status="invalid")
         try:
             parsed = msgspec.convert(spec, ProviderSpec)
         except msgspec.ValidationError as exc:
@@ -253,6 +265,8 @@ class Importer:
     def _group(self, rid: str, spec: dict[str, Any], strategy: str, path: str, problems: Problems) -> Planned:
         body = dict(spec)
         raw_members = body.pop("members", [])
+        if _unknown_keys(body, GroupSpec, path, problems):
+            return Planned(kind="group", id=rid, status="invalid")
         try:
             gspec = msgspec.convert(body, GroupSpec)
             members = msgspec.convert(raw_members, list[GroupMember])
@@ -272,6 +286,8 @@ class Importer:
         return self._decide("group", rid, current is not None, same, strategy, cmds, cmds)
 
     def _catalog(self, rid: str, spec: dict[str, Any], strategy: str, path: str, problems: Problems) -> Planned:
+        if _unknown_keys(spec, CatalogEntryData, path, problems):
+            return Planned(kind="catalog_entry", id=rid, status="invalid")
         try:
             entry = msgspec.convert({**spec, "name": spec.get("name", rid)}, CatalogEntryData)
         except msgspec.ValidationError as exc:
@@ -319,8 +335,9 @@ class Importer:
 
     async def apply(self, plans: list[Planned], strategy: str, ctx: CommandContext) -> ImportReport:
         order = {k: i for i, k in enumerate(KINDS)}  # providers before the groups naming them
-        for p in sorted(plans, key=lambda p: order[p.kind]):
+        ordered = sorted(plans, key=lambda p: (order[p.kind], p.id))
+        for p in ordered:
             for cmd in p.apply or []:
                 await self.bus.execute(cmd, ctx)
-        by = {s: [p.id for p in plans if p.status == s] for s in ("created", "updated", "unchanged", "conflicting")}
+        by = {s: [p.id for p in ordered if p.status == s] for s in ("created", "updated", "unchanged", "conflicting")}
         return ImportReport(strategy=strategy, **by)
