@@ -4,8 +4,10 @@ broken file that rejects the whole import, naming file and key."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
+import subprocess
 import sys
 from pathlib import Path
 
@@ -78,7 +80,8 @@ def test_seed_only_twice_appends_nothing_the_second_time(api: httpx.Client, hang
 
 
 def test_seed_only_reports_conflicts_and_overwrite_restores(api: httpx.Client, hangar) -> None:  # type: ignore[no-untyped-def]
-    assert api.put("/api/providers/ymath", json={"description": "edited", "env": {"LEVEL": "9", "API_TOKEN": "s3cret"}}).status_code == 200
+    edit = {"description": "edited", "env": {"LEVEL": "9", "API_TOKEN": "s3cret"}}
+    assert api.put("/api/providers/ymath", json=edit).status_code == 200
     assert api.put("/api/groups/ypool", json={"min_healthy": 2}).status_code == 200
     api.delete("/registry/default/v0.1/x/dev.toolhive/skills/io.github.test/yaml-skill/versions/1.0.0")
     r = api.post("/api/config/import", params={"strategy": "seed_only"}).json()
@@ -127,14 +130,28 @@ def test_one_broken_file_changes_nothing_and_is_named(api: httpx.Client, hangar,
     assert event_count(hangar) == before
 
 
-def test_fresh_server_imports_a_bundle(api: httpx.Client, tmp_path: Path) -> None:
-    files = api.post("/api/config/export", params={"format": "bundle"}).json()["files"]
-    other = HangarProcess(tmp_path, env={"API_TOKEN": "from-env"}).start()
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hangar.cli", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_cli_export_then_import_into_a_fresh_server(hangar, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "defs"
+    done = cli("export", str(out), "--url", hangar.base)
+    assert done.returncode == 0, done.stderr
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*.yaml"))
+    assert len(files) == 4
+    work = tmp_path / "fresh"
+    work.mkdir()
+    other = HangarProcess(work, env={"API_TOKEN": "from-env"}).start()
     try:
+        done = cli("import", str(out), "--url", other.base)
+        assert done.returncode == 0, done.stderr
+        assert len(json.loads(done.stdout)["created"]) == 4
         with other.client() as c:
-            r = c.post("/api/config/import", json={"files": files})
-            assert r.status_code == 200, r.text
-            assert len(r.json()["created"]) == 4
-            assert c.post("/api/config/export", params={"format": "bundle"}).json()["files"] == files
+            assert c.post("/api/config/export", params={"format": "bundle"}).json()["files"] == {
+                f: (out / f).read_text() for f in files}
+        (out / "providers/ymath.yaml").write_text("kind: provider\nid: ymath\nspec: {mode: nope}\n")
+        bad = cli("import", str(out), "--url", other.base)
+        assert bad.returncode == 2 and "providers/ymath.yaml: spec.mode" in bad.stderr
     finally:
         other.stop()

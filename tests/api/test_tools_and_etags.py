@@ -63,7 +63,8 @@ def test_two_clients_same_if_match_exactly_one_wins(api: httpx.Client, hangar) -
         barrier = threading.Barrier(2)
         results: list[httpx.Response] = []
 
-        def put(value: int) -> None:
+        def put(value: int, tag: str = tag, barrier: threading.Barrier = barrier,
+                results: list[httpx.Response] = results) -> None:
             with httpx.Client(base_url=hangar.base, timeout=30) as c:
                 barrier.wait()
                 results.append(c.put("/api/groups/race", json={"min_healthy": value, "description": f"d{value}"},
