@@ -12,6 +12,7 @@ from litestar.params import Parameter
 
 from hangar.api.deps import command_context, etag
 from hangar.api.paging import Cursor, PageLimit, page_rows, paged, wants_page
+from hangar.api.preconditions import refuse_existing
 from hangar.api.views import redact_env
 from hangar.app.discovery import (
     ApproveCandidate,
@@ -136,6 +137,7 @@ class DiscoveryController(Controller):
         self, request: Request, services: Services, source_id: str, data: UpdateSourceRequest | None = None
     ) -> Response[dict[str, Any]]:
         body = data or UpdateSourceRequest()
+        refuse_existing(request, source_id in services.discovery_view.sources, f"Source '{source_id}'")
         version = await services.bus.execute(
             UpdateSource(source_id=source_id, mode=body.mode, enabled=body.enabled, config=body.config),
             command_context(request),

@@ -11,6 +11,7 @@ from litestar.params import Parameter
 from hangar.api import views
 from hangar.api.deps import command_context, etag
 from hangar.api.paging import Cursor, InvalidCursorError, PageLimit, page_rows, paged, wants_page
+from hangar.api.preconditions import refuse_existing
 from hangar.app.providers import DeregisterProvider, RegisterProvider, UpdateProvider
 from hangar.app.services import Services
 from hangar.domain.errors import ProviderNotFoundError
@@ -134,6 +135,7 @@ class ProviderController(Controller):
     async def update_provider(
         self, request: Request, services: Services, provider_id: str, data: UpdateProviderRequest
     ) -> Response[ProviderUpdated]:
+        refuse_existing(request, services.providers.get(provider_id) is not None, f"Provider '{provider_id}'")
         version = await services.bus.execute(
             UpdateProvider(provider_id=provider_id, changes=data.changes()), command_context(request)
         )

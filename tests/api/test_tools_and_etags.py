@@ -85,3 +85,64 @@ def test_two_clients_same_if_match_exactly_one_wins(api: httpx.Client, hangar) -
         # the winner's change is whole: min_healthy and description from the same request
         assert body["description"] == f"d{body['min_healthy']}"
         assert g.headers["etag"] == winner.headers["etag"] == f'"{int(tag.strip(chr(34))) + 1}"'
+
+
+def test_put_creates_and_if_none_match_is_create_only(api: httpx.Client) -> None:
+    r = api.put("/api/groups/upserted", json={"strategy": "priority"}, headers={"If-None-Match": "*"})
+    assert r.status_code == 201 and r.json() == {"group_id": "upserted", "created": True}
+    assert r.headers["etag"] == api.get("/api/groups/upserted").headers["etag"]
+    assert api.get("/api/groups/upserted").json()["strategy"] == "priority"
+    assert_envelope(api.put("/api/groups/upserted", json={"min_healthy": 3}, headers={"If-None-Match": "*"}), 412)
+    assert api.get("/api/groups/upserted").json()["min_healthy"] == 1
+    assert_envelope(api.put("/api/groups/nothing-here", json={}, headers={"If-Match": '"3"'}), 412)
+    assert api.get("/api/groups/nothing-here").status_code == 404
+    # providers cannot be created by PUT (the contract's body has no mode), but honour both headers
+    assert api.post("/api/providers", json=predefined("etag-p", "x")).status_code == 201
+    tag = api.get("/api/providers/etag-p").headers["etag"]
+    assert_envelope(api.put("/api/providers/etag-p", json={"description": "x"}, headers={"If-None-Match": "*"}), 412)
+    assert_envelope(api.delete("/api/providers/etag-p", headers={"If-Match": '"999"'}), 412)
+    assert api.delete("/api/providers/etag-p", headers={"If-Match": tag}).status_code == 200
+
+
+def test_roles_policies_catalog_and_sources_carry_etags(api: httpx.Client) -> None:
+    r = api.put("/api/auth/roles/etag-role", json={"permissions": ["providers:read"]})
+    assert r.status_code == 201 and r.json()["created"] is True
+    tag = r.headers["etag"]
+    assert api.get("/api/auth/roles/etag-role").headers["etag"] == tag
+    assert_envelope(api.put("/api/auth/roles/etag-role", json={"description": "x"}, headers={"If-None-Match": "*"}),
+                    412)
+    assert_envelope(api.put("/api/auth/roles/etag-role", json={"description": "x"}, headers={"If-Match": '"99"'}),
+                    412)
+    r = api.put("/api/auth/roles/etag-role", json={"description": "y"}, headers={"If-Match": tag})
+    assert r.status_code == 200 and r.headers["etag"] != tag
+    assert_envelope(api.delete("/api/auth/roles/etag-role", headers={"If-Match": tag}), 412)
+    assert api.delete("/api/auth/roles/etag-role", headers={"If-Match": r.headers["etag"]}).status_code == 200
+
+    pol = "/api/auth/policies/alpha/add"
+    r = api.put(pol, json={"principal_id": "bob", "effect": "allow"}, headers={"If-None-Match": "*"})
+    assert r.status_code == 200, r.text
+    tag = r.headers["etag"]
+    assert api.get(pol).headers["etag"] == tag
+    assert_envelope(api.put(pol, json={"principal_id": "eve", "effect": "deny"}, headers={"If-None-Match": "*"}), 412)
+    assert_envelope(api.put(pol, json={"principal_id": "eve", "effect": "deny"}, headers={"If-Match": '"77"'}), 412)
+    assert [e["principal_id"] for e in api.get(pol).json()["entries"]] == ["bob"]
+    assert api.delete(pol, headers={"If-Match": tag}).status_code == 200
+
+    e = api.post("/api/catalog", json={"name": "etag-entry", "description": "d"})
+    etag, eid = e.headers["etag"], e.json()["entry_id"]
+    assert api.get(f"/api/catalog/{eid}").headers["etag"] == etag
+    assert_envelope(api.delete(f"/api/catalog/{eid}", headers={"If-Match": '"42"'}), 412)
+    assert api.delete(f"/api/catalog/{eid}", headers={"If-Match": etag}).status_code == 200
+
+    s = api.post("/api/discovery/sources", json={"source_type": "filesystem", "mode": "additive", "enabled": False,
+                                                 "config": {"path": "/nonexistent-for-etag"}})
+    assert s.status_code == 201, s.text
+    sid, stag = s.json()["source_id"], s.headers["etag"]
+    assert api.get(f"/api/discovery/sources/{sid}").headers["etag"] == stag
+    assert_envelope(api.put(f"/api/discovery/sources/{sid}", json={"mode": "authoritative"},
+                            headers={"If-Match": '"50"'}), 412)
+    assert_envelope(api.put(f"/api/discovery/sources/{sid}", json={"mode": "authoritative"},
+                            headers={"If-None-Match": "*"}), 412)
+    r = api.put(f"/api/discovery/sources/{sid}", json={"mode": "authoritative"}, headers={"If-Match": stag})
+    assert r.status_code == 200
+    assert api.delete(f"/api/discovery/sources/{sid}", headers={"If-Match": r.headers["etag"]}).status_code == 200
