@@ -11,7 +11,7 @@ from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import Parameter
 
 from hangar.api.deps import command_context
-from hangar.api.preconditions import create_guarded, refuse_existing, stream_etag
+from hangar.api.preconditions import create_guarded, create_only, refuse_existing, stream_etag
 from hangar.app.auth import commands as ac
 from hangar.app.auth.projection import KeyView, RoleView
 from hangar.app.codec import iso
@@ -214,12 +214,12 @@ class AuthController(Controller):
     ) -> Response[dict[str, Any]]:
         exists = services.auth.view.role(role_id) is not None
         refuse_existing(request, exists, f"Role '{role_id}'")
-        if not exists:  # a PUT naming a new custom role creates it
+        if not exists and create_only(request):  # a create-only PUT may create a custom role
             await create_guarded(request, f"Role '{role_id}'", lambda: services.bus.execute(
                 ac.CreateRole(role_id=role_id, description=data.description or "",
                               permissions=data.permissions or []),
                 command_context(request)))
-        else:
+        else:  # a plain PUT of a missing role stays the contract's 404
             await services.bus.execute(
                 ac.UpdateRole(role_id=role_id, description=data.description, permissions=data.permissions),
                 command_context(request),

@@ -8,7 +8,7 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, post, put
 
 from hangar.api.deps import command_context, etag
-from hangar.api.preconditions import create_guarded, refuse_existing
+from hangar.api.preconditions import create_guarded, create_only, refuse_existing
 from hangar.api.provider_runtime import InvokeRequest
 from hangar.app.group_invoke import GroupInvokeResult, InvokeGroupTool, RebalanceGroup
 from hangar.app.groups import AddGroupMember, CreateGroup, DeleteGroup, RemoveGroupMember, UpdateGroup
@@ -243,7 +243,7 @@ class GroupController(Controller):
     ) -> Response[GroupUpdated | GroupCreated]:
         exists = services.groups.get(group_id) is not None
         refuse_existing(request, exists, f"Group '{group_id}'")
-        if not exists:  # every field is optional, so a PUT can create (an upsert)
+        if not exists and create_only(request):  # every field is optional, so a PUT can create
             spec = msgspec.convert(data.changes(), GroupSpec)
             await create_guarded(request, f"Group '{group_id}'", lambda: services.bus.execute(
                 CreateGroup(group_id=group_id, spec=spec), command_context(request)))

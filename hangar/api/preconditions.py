@@ -6,7 +6,8 @@
   it is about to append at, atomically (``hangar.app.repository``), so a stale tag is a 412
   and nothing is applied.
 - ``If-None-Match: *`` on a PUT means create-only: 412 when the resource exists, including
-  when a concurrent request created it first.
+  when a concurrent request created it first. It is also how a client asks a PUT to create:
+  without it, a PUT of a missing resource keeps the contract's 404.
 """
 
 from __future__ import annotations

@@ -95,6 +95,7 @@ def test_put_creates_and_if_none_match_is_create_only(api: httpx.Client) -> None
     assert_envelope(api.put("/api/groups/upserted", json={"min_healthy": 3}, headers={"If-None-Match": "*"}), 412)
     assert api.get("/api/groups/upserted").json()["min_healthy"] == 1
     assert_envelope(api.put("/api/groups/nothing-here", json={}, headers={"If-Match": '"3"'}), 412)
+    assert_envelope(api.put("/api/groups/nothing-here", json={}), 404, "GroupNotFoundError")
     assert api.get("/api/groups/nothing-here").status_code == 404
     # providers cannot be created by PUT (the contract's body has no mode), but honour both headers
     assert api.post("/api/providers", json=predefined("etag-p", "x")).status_code == 201
@@ -105,7 +106,8 @@ def test_put_creates_and_if_none_match_is_create_only(api: httpx.Client) -> None
 
 
 def test_roles_policies_catalog_and_sources_carry_etags(api: httpx.Client) -> None:
-    r = api.put("/api/auth/roles/etag-role", json={"permissions": ["providers:read"]})
+    assert_envelope(api.put("/api/auth/roles/etag-role", json={"permissions": ["providers:read"]}), 404)
+    r = api.put("/api/auth/roles/etag-role", json={"permissions": ["providers:read"]}, headers={"If-None-Match": "*"})
     assert r.status_code == 201 and r.json()["created"] is True
     tag = r.headers["etag"]
     assert api.get("/api/auth/roles/etag-role").headers["etag"] == tag
