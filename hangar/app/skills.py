@@ -16,7 +16,7 @@ import msgspec
 
 from hangar.app.bus import CommandBus, CommandContext
 from hangar.app.codec import EventMetadata
-from hangar.app.ports import EventStore, RecordedEvent
+from hangar.app.ports import EventStore, RecordedEvent, Snapshot
 from hangar.app.repository import Repository
 from hangar.domain import skill_events as se
 from hangar.domain.event_base import Event
@@ -25,8 +25,10 @@ from hangar.domain.skills import (
     DEFAULT_REGISTRY,
     REGISTRY_STREAM,
     SKILL_STREAM,
+    RegistrySnapshot,
     Skill,
     SkillRegistry,
+    SkillSnapshot,
     latest_of,
     newest_first,
     skill_id,
@@ -126,6 +128,21 @@ class SkillsProjection:
                 self.mirrors[reg] = source
             case _:
                 pass
+
+    def seed(self, snap: Snapshot) -> None:
+        """A compacted stream starts from its snapshot (see ``Projector``)."""
+        if snap.stream_id.startswith(SKILL_STREAM):
+            reg, ns, name = snap.stream_id[len(SKILL_STREAM):].split("/", 2)
+            versions = msgspec.json.decode(snap.state, type=SkillSnapshot).versions
+            if versions:
+                if (ns, name) not in self.skills.setdefault(reg, {}):
+                    bisect.insort(self.keys.setdefault(reg, []), (ns, name))
+                self.skills[reg][(ns, name)] = dict(versions)
+            self.versions[snap.stream_id[len(SKILL_STREAM):]] = snap.version
+        elif snap.stream_id.startswith(REGISTRY_STREAM):
+            mirror_of = msgspec.json.decode(snap.state, type=RegistrySnapshot).mirror_of
+            if mirror_of is not None:
+                self.mirrors[snap.stream_id[len(REGISTRY_STREAM):]] = mirror_of
 
     def dump(self) -> Any:
         return {
