@@ -6,46 +6,81 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
+import pytest
 
+from hangar.app import codec
+from hangar.app.codec import EventMetadata
+from hangar.domain.events import ProviderRegistered
+from hangar.domain.provider_spec import ProviderSpec
+from hangar.store import create_event_store, migrate
 from tests.discovery.conftest import assert_envelope
+from tests.support import HangarProcess
 
-STABLE = 1000
+STABLE_IDS = [f"p{i:04d}" for i in range(1000)]
+CHURN_EVERY = 2
 
 
 def body(pid: str) -> dict[str, object]:
     return {"provider_id": pid, "mode": "remote", "endpoint": "http://127.0.0.1:9/mcp"}
 
 
-async def create_many(base: str, ids: list[str]) -> None:
-    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-        sem = asyncio.Semaphore(32)
+async def seed_providers(url: str, ids: list[str]) -> None:
+    """The thousand providers go straight into the server's event store before it starts (one
+    group commit instead of a thousand requests): the same events a POST records."""
+    await migrate(url)
+    store = create_event_store(url)
+    await store.start()
+    try:
+        meta = EventMetadata(principal="seed")
+        spec = ProviderSpec(mode="remote", endpoint="http://127.0.0.1:9/mcp")
+        await asyncio.gather(*(
+            store.append(f"provider:{pid}", 0, [codec.encode(ProviderRegistered(provider_id=pid, spec=spec), meta)])
+            for pid in ids))
+    finally:
+        await store.close()
 
-        async def one(pid: str) -> None:
-            async with sem:
-                r = await client.post("/api/providers", json=body(pid))
-                assert r.status_code == 201, r.text
 
-        await asyncio.gather(*(one(p) for p in ids))
+@pytest.fixture(scope="module")
+def hangar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HangarProcess]:
+    work = Path(tmp_path_factory.mktemp("paging"))
+    url = f"sqlite+aiosqlite:///{work / 'hangar.db'}"
+    asyncio.run(seed_providers(url, STABLE_IDS))
+    proc = HangarProcess(work, db_url=url).start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
 
 
 def test_walk_sees_every_stable_provider_exactly_once(hangar, api: httpx.Client) -> None:  # type: ignore[no-untyped-def]
-    stable = [f"p{i:04d}" for i in range(STABLE)]
-    asyncio.run(create_many(hangar.base, stable))
+    stable = STABLE_IDS
+    assert [p["provider"] for p in api.get("/api/providers").json()["providers"]] == stable
     stop = threading.Event()
+    turn = threading.Semaphore(0)
+    done = threading.Semaphore(0)
     churned: list[str] = []
 
-    def churn() -> None:  # ids that sort before, between and after the stable ones
+    def churn() -> None:
+        """Every few pages the other client creates a provider (ids sorting before,
+        inside and after the stable ones, in pages already seen and still to come) and deletes
+        the one it created before."""
         with httpx.Client(base_url=hangar.base, timeout=30) as other:
             n = 0
-            while not stop.is_set():
+            while True:
+                turn.acquire()
+                if stop.is_set():
+                    return
                 pid = ("a", "p0500x", "z")[n % 3] + f"{n:05d}"
                 assert other.post("/api/providers", json=body(pid)).status_code == 201
                 churned.append(pid)
                 if n % 2:
                     assert other.delete(f"/api/providers/{churned[-2]}").status_code == 200
                 n += 1
+                done.release()
 
     worker = threading.Thread(target=churn)
     worker.start()
@@ -62,17 +97,21 @@ def test_walk_sees_every_stable_provider_exactly_once(hangar, api: httpx.Client)
             assert len(page["providers"]) <= 7
             seen += [p["provider"] for p in page["providers"]]
             pages += 1
+            if pages % CHURN_EVERY == 0:
+                turn.release()
+                assert done.acquire(timeout=30), "the other client stopped"
             cursor = page["next_cursor"]
             if cursor is None:
                 break
     finally:
         stop.set()
-        worker.join(30)
-    assert len(churned) > 10, "the other client must have changed the list during the walk"
+        turn.release()
+        worker.join(60)
+    assert len(churned) == pages // CHURN_EVERY  # the list changed all along the walk
     got = [p for p in seen if p.startswith("p") and len(p) == 5]
     assert got == stable  # each exactly once, in order
     assert len(seen) == len(set(seen))
-    assert pages >= STABLE // 7
+    assert pages >= len(STABLE_IDS) // 7
 
 
 def test_prev_cursor_goes_back(api: httpx.Client) -> None:
