@@ -53,6 +53,22 @@ def test_tools_across_providers_and_groups(api: httpx.Client) -> None:
     assert api.post("/api/providers/beta/start").status_code == 200
     started = [t["name"] for t in api.get("/api/tools", params={"provider": "beta"}).json()["tools"]]
     assert "beta.add" in started and "beta.mul" not in started
+    # tool history pages by stream version: a walk with a cursor equals one big read
+    for n in range(4):
+        r = api.post("/api/providers/beta/tools/add/invoke", json={"arguments": {"a": n, "b": 1}})
+        assert r.status_code == 200, r.text
+    full = api.get("/api/providers/beta/tools/history", params={"limit": 500}).json()
+    assert set(full) == {"provider_id", "history", "total"} and full["total"] == 8
+    walked: list[dict[str, object]] = []
+    cursor = ""
+    while True:
+        page = api.get("/api/providers/beta/tools/history", params={"limit": 3, "cursor": cursor}).json()
+        walked += page["history"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert walked == full["history"]
+    assert_envelope(api.get("/api/providers/beta/tools/history", params={"cursor": "x.y"}), 400, "InvalidCursorError")
     api.post("/api/providers/beta/stop")
 
 
