@@ -89,3 +89,16 @@ def test_paging_limit_and_cursor(api: httpx.Client) -> None:
     for bad in ({"limit": 0}, {"limit": 201}, {"cursor": "nope"}):
         r = api.get(SERVERS, params=bad)
         assert r.status_code == 400 and set(r.json()) == {"code", "message"}, r.text
+
+
+def test_secret_values_never_leave(api: httpx.Client) -> None:
+    r = api.post("/api/catalog", json={
+        "name": "io.github.acme/secretive", "description": "holds secrets", "mode": "docker", "image": "x/y:1",
+        "env": {"API_TOKEN": "hush-token", "PLAIN": "visible"},
+        "env_vars": [{"name": "PASSWORD", "secret": True, "default": "hush-default"}]})
+    assert r.status_code == 201
+    r = api.get(f"{SERVERS}/io.github.acme%2Fsecretive/versions/latest")
+    assert r.status_code == 200 and "hush" not in r.text
+    assert r.json()["packages"][0]["environmentVariables"] == [
+        {"name": "PASSWORD", "isRequired": False, "isSecret": True}]
+    assert r.json()["_meta"]["dev.hangar/catalog"]["env"] == {"PLAIN": "visible"}
