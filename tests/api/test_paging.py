@@ -17,7 +17,7 @@ from hangar.app.codec import EventMetadata
 from hangar.domain.events import ProviderRegistered
 from hangar.domain.provider_spec import ProviderSpec
 from hangar.store import create_event_store, migrate
-from tests.discovery.conftest import assert_envelope
+from tests.discovery.conftest import assert_envelope, math_def, register, write_def
 from tests.support import HangarProcess
 
 STABLE_IDS = [f"p{i:04d}" for i in range(1000)]
@@ -163,3 +163,21 @@ def test_catalog_and_audit_pages(api: httpx.Client) -> None:
         walked += page["records"]
         cursor = page["next_cursor"]
     assert [r["record_id"] for r in walked[:12]] == [r["record_id"] for r in full]
+
+
+def test_discovery_pending_pages(api: httpx.Client, tmp_path: Path) -> None:
+    for i in range(5):
+        write_def(tmp_path, f"pend-{i}", math_def())
+    sid = register(api, "filesystem", path=str(tmp_path), require_approval=True, interval_s=3600, watch=False,
+                   enabled=False)
+    assert api.post(f"/api/discovery/sources/{sid}/scan").json()["providers_found"] == 5
+    full = api.get("/api/discovery/pending").json()["pending"]
+    walked: list[dict[str, object]] = []
+    cursor = None
+    while True:
+        page = api.get("/api/discovery/pending", params={"limit": 2, **({"cursor": cursor} if cursor else {})}).json()
+        walked += page["pending"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert walked == full and [p["name"] for p in walked] == [f"pend-{i}" for i in range(5)]
