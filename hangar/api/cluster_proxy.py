@@ -16,7 +16,8 @@ from typing import Protocol
 import httpx
 from litestar.types import Message, Receive, Scope, Send
 
-CLUSTER_TOKEN_HEADER = "x-hangar-cluster-token"
+from hangar.app.cluster_runtime import CLUSTER_TOKEN_HEADER
+
 FORWARDED_PRINCIPAL_HEADER = "x-hangar-principal"
 FORWARDED_BY_HEADER = "x-hangar-forwarded-by"
 

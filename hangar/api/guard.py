@@ -27,6 +27,7 @@ import msgspec
 from litestar.handlers import ASGIRouteHandler
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from hangar.api.cluster_proxy import forwarded_principal
 from hangar.api.errors import ErrorBody
 from hangar.api.permissions import UNLISTED, compiled, route_keys
 from hangar.app.auth.audit import PENDING, Pending
@@ -89,7 +90,7 @@ class AuthGuard:
         path = raw_path.decode("latin-1") if raw_path else scope["path"]
         client = client_address(scope)
         principal = await auth.authenticate(presented_key(scope), client, path)
-        auth.throttle(principal)
+        await auth.throttle(principal)
         method = "WS" if scope["type"] == "websocket" else str(scope.get("method", "GET"))
         await auth.authorize(principal, needed, method, path, client)
         return principal
@@ -101,7 +102,9 @@ class AuthGuard:
         auth: AuthService = scope["app"].state.services.auth
         if auth.enabled:
             try:
-                principal = await self._admit(scope, auth)
+                # A peer replica relaying a request vouches (with the cluster token) for the
+                # principal it already authenticated and authorized.
+                principal = _vouched(scope) or await self._admit(scope, auth)
             except HangarError as exc:
                 if scope["type"] == "websocket":
                     await _refuse_websocket(scope, send, exc)
@@ -128,6 +131,11 @@ class AuthGuard:
             pending.open = False
             PENDING.reset(token)
             await auth.audit.drain(pending)
+
+
+def _vouched(scope: Scope) -> str | None:
+    cluster = getattr(scope["app"].state, "cluster", None)
+    return forwarded_principal(scope, cluster.token) if cluster is not None else None
 
 
 def _websocket_sender(send: Send) -> Send:

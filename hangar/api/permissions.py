@@ -86,6 +86,9 @@ ROUTE_PERMISSIONS: dict[str, str] = {
     # --- system and maintenance ----------------------------------------------------------------
     "GET /api/system": "system:read",
     "POST /api/maintenance/compact": "maintenance:write",
+    # --- cluster: the internal endpoint is authenticated by the cluster token in its handler --
+    "GET /api/cluster": "system:read",
+    "POST /internal/cluster/commands": PUBLIC,
     # --- event streams -------------------------------------------------------------------------
     "WS /api/ws/events": "events:read",
     "WS /api/ws/state": "providers:read",

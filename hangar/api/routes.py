@@ -7,6 +7,7 @@ from typing import Any
 from hangar.api.audit import AuditController
 from hangar.api.auth import AuthController
 from hangar.api.catalog import CatalogController
+from hangar.api.cluster import ClusterController, InternalClusterController
 from hangar.api.config import ConfigController
 from hangar.api.definitions import DefinitionsController
 from hangar.api.discovery import DiscoveryController
@@ -44,4 +45,7 @@ ROUTE_HANDLERS: list[Any] = [
     ToolsController,
     DefinitionsController,
     ServersController,
+    # cluster (several replicas on one PostgreSQL)
+    ClusterController,
+    InternalClusterController,
 ]

@@ -252,3 +252,11 @@ class SessionLeases:
         if lease is None or lease.expires_at <= time.time() or lease.holder == self.membership.instance_id:
             return None
         return self.membership.live.get(lease.holder)
+
+
+class ClusterLimits:
+    """The shared rate limit and lockouts, as the auth service takes them."""
+
+    def __init__(self, rate: SharedRateLimit, lockouts: SharedLockouts) -> None:
+        self.rate = rate
+        self.lockouts = lockouts

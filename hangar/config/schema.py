@@ -175,6 +175,25 @@ class CatalogConfig(Strict):
     Relative paths are taken from the config file's directory."""
 
 
+class ClusterConfig(Strict):
+    """Several replicas on one PostgreSQL database (cluster mode is on whenever the event store
+    is PostgreSQL; on SQLite these settings are unused)."""
+
+    heartbeat_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
+    """How often a replica writes its heartbeat and renews the leases it holds."""
+    instance_ttl_s: Annotated[float, msgspec.Meta(gt=0, le=600)] = 5.0
+    """A replica whose heartbeat is older than this is gone."""
+    leader_ttl_s: Annotated[float, msgspec.Meta(gt=0, le=600)] = 6.0
+    """The leader lease: a new leader takes over at most this long after the old one died."""
+    provider_lease_ttl_s: Annotated[float, msgspec.Meta(gt=0, le=600)] = 6.0
+    """A provider's ownership lease; a dead owner's providers move after at most this long."""
+    advertise_url: str | None = None
+    """The URL other replicas reach this one at (``HANGAR_ADVERTISE_URL`` overrides it; default:
+    ``http://<hostname>:<port>``)."""
+    token_env: str = "HANGAR_CLUSTER_TOKEN"
+    """Environment variable holding the secret replicas present to each other."""
+
+
 class HangarConfig(Strict):
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     event_store: EventStoreConfig = msgspec.field(default_factory=EventStoreConfig)
@@ -188,3 +207,4 @@ class HangarConfig(Strict):
     groups: dict[str, GroupConfig] = {}
     discovery: DiscoveryConfig = msgspec.field(default_factory=DiscoveryConfig)
     catalog: CatalogConfig = msgspec.field(default_factory=CatalogConfig)
+    cluster: ClusterConfig = msgspec.field(default_factory=ClusterConfig)

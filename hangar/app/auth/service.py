@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Protocol
 
 import structlog
 
@@ -32,6 +33,24 @@ from hangar.domain.event_base import Event
 
 log = structlog.get_logger("hangar.auth")
 
+
+class SharedLimits(Protocol):
+    """Rate limits and lockouts counted across replicas (``hangar.app.cluster``)."""
+
+    @property
+    def rate(self) -> SharedRate: ...
+    @property
+    def lockouts(self) -> SharedLockoutCounter: ...
+
+
+class SharedRate(Protocol):
+    async def take(self, principal: str, now: float | None = None) -> float: ...
+
+
+class SharedLockoutCounter(Protocol):
+    async def retry_after(self, client: str, now: float | None = None) -> float: ...
+    async def failure(self, client: str, now: float | None = None) -> float | None: ...
+
 MIN_SEEDED_KEY_LENGTH = 32
 
 
@@ -56,6 +75,8 @@ class AuthService:
         self.commands.register_with(bus)
         self.buckets: TokenBuckets | None = None
         self.lockouts: Lockouts | None = None
+        self.shared: SharedLimits | None = None
+        """Set in a cluster: limits and lockouts counted across replicas instead of here."""
         self._limits(config)
 
     def _limits(self, config: AuthConfig) -> None:
@@ -112,7 +133,13 @@ class AuthService:
     async def authenticate(self, raw_key: str | None, client: str, path: str) -> str:
         """The principal of a valid key; raises 401 (or 429 for a locked-out client)."""
         now = time.monotonic()
-        if self.lockouts is not None:
+        if self.shared is not None and self.lockouts is not None:
+            wait = await self.shared.lockouts.retry_after(client)
+            if wait > 0:
+                raise ClientLockedOutError(
+                    "Too many failed authentication attempts from this client; try again later", wait
+                )
+        elif self.lockouts is not None:
             wait = self.lockouts.retry_after(client, now)
             if wait > 0:
                 raise ClientLockedOutError(
@@ -128,7 +155,13 @@ class AuthService:
             client=client, reason=reason, path=path,
             key_id=key.key_id if key else None, principal_id=key.principal_id if key else None,
         ))
-        if self.lockouts is not None:
+        if self.shared is not None and self.lockouts is not None:
+            period_s = await self.shared.lockouts.failure(client)
+            if period_s is not None:
+                await self.record(ae.ClientLockedOut(
+                    client=client, failures=self.lockouts.max_failures, lockout_s=period_s, lockouts=1,
+                ))
+        elif self.lockouts is not None:
             locked = self.lockouts.failure(client, now)
             if locked is not None:
                 count, period = locked
@@ -139,10 +172,13 @@ class AuthService:
                    "revoked": "API key has been revoked"}[reason]
         raise AuthenticationError(message)
 
-    def throttle(self, principal: str) -> None:
+    async def throttle(self, principal: str) -> None:
         if self.buckets is None:
             return
-        wait = self.buckets.take(principal, time.monotonic())
+        if self.shared is not None:
+            wait = await self.shared.rate.take(principal)
+        else:
+            wait = self.buckets.take(principal, time.monotonic())
         if wait > 0:
             raise RateLimitExceeded(f"Rate limit exceeded for principal '{principal}'", wait)
 

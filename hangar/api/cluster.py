@@ -1,0 +1,60 @@
+"""``GET /api/cluster`` (who is alive, who leads) and the replicas' internal endpoint.
+
+``POST /internal/cluster/commands`` runs a runtime op (start, stop, call, ... of a provider this
+replica owns) on behalf of another replica, as the principal and under the correlation id that
+replica sends. It is not behind an API key: it is authenticated by the cluster token alone, and
+answers 404 on a replica that is not in a cluster (SQLite).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.di import Provide
+
+from hangar.api.cluster_proxy import token_matches
+from hangar.app.cluster_node import ClusterNode, ClusterView
+from hangar.app.cluster_runtime import CLUSTER_TOKEN_HEADER, INTERNAL_COMMANDS_PATH, OpResult, RuntimeOp
+from hangar.domain.errors import AuthenticationError, NotFoundError, ValidationError
+
+
+def provide_cluster(state: State) -> ClusterNode | None:
+    node: ClusterNode | None = getattr(state, "cluster", None)
+    return node
+
+
+def _node(cluster: ClusterNode | None) -> ClusterNode:
+    if cluster is None or cluster.runtime is None:
+        raise NotFoundError("this Hangar is not part of a cluster (its event store is not PostgreSQL)")
+    return cluster
+
+
+class ClusterController(Controller):
+    path = "/api/cluster"
+    tags = ["system"]
+    dependencies = {"cluster": Provide(provide_cluster, sync_to_thread=False)}
+
+    @get("/", summary="This replica, the leader and the live replicas")
+    async def cluster_info(self, cluster: Any) -> ClusterView:
+        return await _node(cluster).describe()
+
+
+class InternalClusterController(Controller):
+    path = INTERNAL_COMMANDS_PATH
+    include_in_schema = False
+    dependencies = {"cluster": Provide(provide_cluster, sync_to_thread=False)}
+
+    @post("/", status_code=200)
+    async def run_op(self, request: Request[Any, Any, Any], cluster: Any) -> OpResult:
+        node = _node(cluster)
+        if not token_matches(node.token, request.headers.get(CLUSTER_TOKEN_HEADER)):
+            raise AuthenticationError("a valid cluster token is required")
+        try:
+            op = msgspec.json.decode(await request.body(), type=RuntimeOp)
+        except msgspec.DecodeError as exc:
+            raise ValidationError(f"bad runtime op: {exc}") from None
+        assert node.runtime is not None
+        return await node.runtime.serve(op)
