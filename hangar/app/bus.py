@@ -24,6 +24,8 @@ class CommandContext(msgspec.Struct, frozen=True, kw_only=True):
     correlation_id: str = ""
     if_match: int | None = None
     """Expected aggregate version from an ``If-Match`` header (412 on mismatch)."""
+    fencing: int | None = None
+    """The leader lease generation, on commands of the cluster leader's singleton work."""
 
     def metadata(self, causation_id: str, instance: str) -> EventMetadata:
         return EventMetadata(
@@ -31,6 +33,7 @@ class CommandContext(msgspec.Struct, frozen=True, kw_only=True):
             causation_id=causation_id,
             principal=self.principal,
             instance=instance,
+            fencing=self.fencing,
         )
 
 

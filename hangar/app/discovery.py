@@ -124,6 +124,8 @@ class DiscoveryService:
     ) -> None:
         self.repo, self.bus, self.providers, self.view = repo, bus, providers, view
         self.scanners, self.checker = scanners, checker
+        self.context: Callable[[], CommandContext] = lambda: SYSTEM
+        """The context of scheduled scans (in a cluster: the leader's, with its fencing token)."""
         self._locks: dict[str, asyncio.Lock] = {}
         self._loops: dict[str, tuple[asyncio.Task[None], asyncio.Event]] = {}
         self._running = False
@@ -304,6 +306,12 @@ class DiscoveryService:
         for sid in list(self.view.sources):
             self._reschedule(sid)
 
+    def sync_loops(self) -> None:
+        """Loops for sources another replica registered (a cluster leader calls this)."""
+        for sid in list(self.view.sources):
+            if sid not in self._loops:
+                self._reschedule(sid)
+
     def _reschedule(self, source_id: str) -> None:
         old = self._loops.pop(source_id, None)
         if old is not None:
@@ -333,7 +341,7 @@ class DiscoveryService:
             if time.monotonic() >= next_scan or (watch and sig != last_sig):
                 last_sig = sig
                 try:
-                    await self.bus.execute(ScanSource(source_id=source_id), SYSTEM)
+                    await self.bus.execute(ScanSource(source_id=source_id), self.context())
                 except Exception as exc:  # the loop must outlive any one scan
                     log.warning("discovery_loop_error", source_id=source_id, error=repr(exc))
                 next_scan = time.monotonic() + cfg.interval_s
