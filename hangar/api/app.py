@@ -17,6 +17,7 @@ from hangar.api.deps import provide_services
 from hangar.api.errors import EXCEPTION_HANDLERS
 from hangar.api.guard import AuthGuard, McpPolicyAccess
 from hangar.api.mcp_front import create_front_door
+from hangar.api.newline import JsonNewline
 from hangar.api.routes import ROUTE_HANDLERS
 from hangar.api.system import package_version
 from hangar.app.services import Services
@@ -27,6 +28,7 @@ from hangar.observability.metrics import Metrics
 from hangar.observability.middleware import RequestObservability
 from hangar.runtime.connector import RuntimeConnector
 from hangar.store import create_event_store, migrate
+from hangar.ui import schema_render_plugins
 
 DEFAULT_DB_URL = "sqlite+aiosqlite:///./data/hangar.db"
 
@@ -75,12 +77,13 @@ def create_app(
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         middleware=[AuthGuard],
-        openapi_config=OpenAPIConfig(title="Hangar", version=package_version(), path="/schema"),
+        openapi_config=OpenAPIConfig(title="Hangar", version=package_version(), path="/schema",
+                                     render_plugins=schema_render_plugins()),
         debug=False,
     )
     # Wrapping the app's whole handler (not route middleware) sees unrouted requests and errors
     # too: every request is counted and carries a correlation id in its logs.
-    app.asgi_handler = RequestObservability(app.asgi_handler, metrics)
+    app.asgi_handler = RequestObservability(JsonNewline(app.asgi_handler), metrics)
     return app
 
 

@@ -106,6 +106,15 @@ ROUTE_PERMISSIONS: dict[str, str] = {
     "GET /api/auth/policies/{provider_id}/{tool_name}": "auth:read",
     "PUT /api/auth/policies/{provider_id}/{tool_name}": "auth:admin",
     "DELETE /api/auth/policies/{provider_id}/{tool_name}": "auth:admin",
+    # --- probes and the dashboard (the page itself holds no data; its API calls need a key) ----
+    "GET /health/live": PUBLIC,
+    "GET /health/ready": PUBLIC,
+    "GET /": PUBLIC,
+    "GET /ui": PUBLIC,
+    "GET /ui/{file_path}": PUBLIC,
+    "HEAD /ui/{file_path}": PUBLIC,
+    "GET /ui/vendor/swagger/{file_path}": PUBLIC,
+    "HEAD /ui/vendor/swagger/{file_path}": PUBLIC,
     # --- generated API documentation -----------------------------------------------------------
     "GET /schema": "system:read",
     "GET /schema/openapi.json": "system:read",

@@ -10,6 +10,7 @@ from hangar.api.catalog import CatalogController
 from hangar.api.config import ConfigController
 from hangar.api.discovery import DiscoveryController
 from hangar.api.groups import GroupController
+from hangar.api.health import live, ready
 from hangar.api.maintenance import MaintenanceController
 from hangar.api.mcp_front import mcp_endpoint
 from hangar.api.observability import ObservabilityController, prometheus_metrics
@@ -17,6 +18,7 @@ from hangar.api.provider_runtime import ProviderRuntimeController, provider_logs
 from hangar.api.providers import ProviderController
 from hangar.api.system import SystemController
 from hangar.api.ws import events_stream, state_stream
+from hangar.ui import ui_route_handlers
 
 ROUTE_HANDLERS: list[Any] = [
     ProviderController,
@@ -35,4 +37,8 @@ ROUTE_HANDLERS: list[Any] = [
     prometheus_metrics,
     events_stream,
     state_stream,
+    # --- operator-facing: probes, dashboard, offline schema assets
+    live,
+    ready,
+    *ui_route_handlers(),
 ]

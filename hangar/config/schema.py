@@ -156,12 +156,26 @@ class AuthConfig(Strict):
     """Audit records and security events kept in memory for the observability queries."""
 
 
+SourceType = Literal["filesystem", "entrypoint", "docker", "kubernetes"]
+
+
 class DiscoverySourceConfig(Strict):
-    type: Literal["filesystem", "entrypoint", "docker", "kubernetes"]
+    source_type: SourceType | None = None
+    """The documented name, as in ``POST /api/discovery/sources``."""
+    type: SourceType | None = None
+    """Accepted as a synonym of ``source_type`` (older files)."""
     mode: Literal["additive", "authoritative"] = "additive"
     enabled: bool = True
     config: dict[str, Any] = {}
     """Per type: see ``hangar.domain.discovery`` (filesystem ``path``, ``pattern``, ...)."""
+
+    def __post_init__(self) -> None:
+        if self.source_type and self.type and self.source_type != self.type:
+            raise ValueError(f"source_type '{self.source_type}' and type '{self.type}' disagree")
+        chosen = self.source_type or self.type
+        if chosen is None:
+            raise ValueError("Object missing required field `source_type`")
+        self.source_type = self.type = chosen
 
 
 class DiscoveryConfig(Strict):
