@@ -26,6 +26,7 @@ from hangar.config.schema import HangarConfig
 from hangar.observability.logging import configure_logging
 from hangar.observability.metrics import Metrics
 from hangar.observability.middleware import RequestObservability
+from hangar.observability.tracing import RequestTracing, Tracing, otlp_endpoint
 from hangar.runtime.connector import RuntimeConnector
 from hangar.store import create_event_store, migrate
 from hangar.ui import schema_render_plugins
@@ -46,6 +47,7 @@ def create_app(
     configure_logging(cfg.logging.level, cfg.logging.json)
     # One registry per app, never prometheus-client's global default.
     metrics = Metrics(package_version())
+    tracing = Tracing(otlp_endpoint(cfg.observability.otlp_endpoint), package_version())
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -69,6 +71,7 @@ def create_app(
             if sighup:
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             await services.close()
+            tracing.shutdown()
 
     app = Litestar(
         route_handlers=ROUTE_HANDLERS,
@@ -83,7 +86,7 @@ def create_app(
     )
     # Wrapping the app's whole handler (not route middleware) sees unrouted requests and errors
     # too: every request is counted and carries a correlation id in its logs.
-    app.asgi_handler = RequestObservability(JsonNewline(app.asgi_handler), metrics)
+    app.asgi_handler = RequestObservability(RequestTracing(JsonNewline(app.asgi_handler)), metrics)
     return app
 
 

@@ -123,6 +123,9 @@ class ObservabilityConfig(Strict):
     """How often a metrics snapshot is added to the history ring."""
     history_max_points: Annotated[int, msgspec.Meta(ge=10, le=100_000)] = 1440
     alerts: AlertsConfig = msgspec.field(default_factory=AlertsConfig)
+    otlp_endpoint: str | None = None
+    """OTLP/HTTP traces URL (e.g. ``http://collector:4318/v1/traces``); None: the standard
+    ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_ENDPOINT``, else no export."""
 
 
 class AuthRateLimitConfig(Strict):
