@@ -192,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command != "serve":
+        from hangar.observability.logging import configure_logging
+
+        # Log lines of offline commands go to stderr: stdout carries only their result (a key).
+        configure_logging("info")
     try:
         code: int = args.func(args)
     except HangarError as exc:
