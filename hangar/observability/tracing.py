@@ -66,6 +66,16 @@ class Tracing:
             self._provider.shutdown()  # flushes what is still queued
 
 
+def _exporting() -> bool:
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
+def _traced() -> bool:
+    """Spans are worth making: an SDK exports them, or a caller's trace must be passed on.
+    Otherwise the hot paths skip the API entirely (tens of microseconds per call)."""
+    return _exporting() or trace.get_current_span().get_span_context().is_valid
+
+
 def current_trace_id() -> str | None:
     ctx = trace.get_current_span().get_span_context()
     return format(ctx.trace_id, "032x") if ctx.is_valid else None
@@ -83,6 +93,9 @@ def add_trace_ids(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Muta
 @contextmanager
 def command_span(command: str) -> Iterator[str | None]:
     """A span around one command; yields its trace id for the events' metadata."""
+    if not _traced():
+        yield None
+        return
     with _tracer().start_as_current_span(f"command {command}", attributes={"hangar.command": command}) as span:
         try:
             yield current_trace_id()
@@ -94,6 +107,9 @@ def command_span(command: str) -> Iterator[str | None]:
 @contextmanager
 def tool_call_span(provider_id: str, tool: str) -> Iterator[None]:
     """A client span around one MCP ``tools/call`` to a provider."""
+    if not _traced():
+        yield
+        return
     attributes = {"mcp.method.name": "tools/call", "gen_ai.operation.name": "execute_tool",
                   "gen_ai.tool.name": tool, "hangar.provider_id": provider_id, "rpc.system": "jsonrpc"}
     with _tracer().start_as_current_span(f"tools/call {tool}", kind=SpanKind.CLIENT, attributes=attributes) as span:
@@ -108,7 +124,8 @@ def tool_call_span(provider_id: str, tool: str) -> Iterator[None]:
 def trace_headers() -> dict[str, str]:
     """``traceparent`` (and ``tracestate``) of the current span, for a provider's request."""
     carrier: dict[str, str] = {}
-    propagate.inject(carrier)
+    if trace.get_current_span().get_span_context().is_valid:
+        propagate.inject(carrier)
     return carrier
 
 
@@ -120,6 +137,9 @@ class RequestTracing:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if not _exporting() and not any(k == b"traceparent" for k, _ in scope["headers"]):
             await self.app(scope, receive, send)
             return
         carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
