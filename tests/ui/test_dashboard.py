@@ -93,3 +93,21 @@ def test_schema_page_renders_offline(page: Any, hangar: HangarProcess) -> None:
     page.goto(hangar.base + "/schema/swagger")
     page.wait_for_selector(".swagger-ui .info .title:has-text('Hangar')")
     assert {urlparse(u).hostname for u in page.requested} == {"127.0.0.1"}
+
+
+def test_catalog_deploy_events_filter_and_audit(page: Any, hangar: HangarProcess, api: httpx.Client) -> None:
+    entry = {"name": "example/calc", "description": "Calculator from the catalog",
+             "command": [sys.executable, "-m", "hangar.examples.math_server"]}
+    assert api.post("/api/catalog", json=entry).status_code == 201
+    page.goto(hangar.base + "/ui/")
+    page.click("nav button[data-tab='events']")
+    page.fill("#events-filter input[name='type']", "ProviderRegistered")
+    page.click("#events-filter button[type='submit']")
+    page.click("nav button[data-tab='catalog']")
+    page.click("button[aria-label='Deploy example/calc']")
+    page.wait_for_selector('tr[data-provider="calc"]')  # the page switched to providers
+    page.click("nav button[data-tab='events']")
+    page.wait_for_selector("#events li:has-text('ProviderRegistered calc')")
+    assert page.locator("#events li").count() == 1  # the filter kept only registrations
+    page.click("nav button[data-tab='audit']")
+    page.wait_for_selector("#audit td:has-text('DeployCatalogEntry')")
