@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.discovery.conftest import assert_envelope
 from tests.support import REPO, free_port
 
 README = REPO / "README.md"
@@ -86,6 +87,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, str]
             proc.wait(5)
 
 
+@pytest.fixture(scope="module")
+def api(served: tuple[int, str]) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=f"http://127.0.0.1:{served[0]}", timeout=30) as client:
+        yield client
+
+
 def test_make_serve_honours_the_config_port_and_prints_the_urls(served: tuple[int, str]) -> None:
     port, log = served
     for what in ("applying migrations", f"dashboard  http://127.0.0.1:{port}/ui",
@@ -111,3 +118,26 @@ def test_the_tour_runs_verbatim(served: tuple[int, str]) -> None:
             assert w in out, f"step {i} ({steps[i].splitlines()[0]!r}) lacks {w!r}:\n{out}"
         # Every JSON answer ends with a newline, so no two answers run together.
         assert "}{" not in out, f"step {i}: {out}"
+
+
+def test_probes_answer_and_json_ends_with_a_newline(api: httpx.Client) -> None:
+    live = api.get("/health/live")
+    ready = api.get("/health/ready")
+    assert live.status_code == 200 and live.json() == {"status": "ok", "checks": {}}
+    assert ready.status_code == 200 and ready.json()["checks"] == {"store": True, "replayed": True}
+    for r in (live, ready, api.get("/api/providers"), api.get("/api/providers/ghost"),
+              api.post("/api/providers", content=b"{")):
+        assert r.text.endswith("}\n") and r.text.count("\n") == 1, r.text
+        assert int(r.headers["content-length"]) == len(r.content)
+
+
+def test_discovery_sources_take_the_same_names_as_the_config_file(api: httpx.Client, tmp_path: Path) -> None:
+    for i, body in enumerate(({"source_type": "filesystem"}, {"type": "filesystem"})):
+        r = api.post("/api/discovery/sources", json={**body, "source_id": f"fs{i}", "mode": "additive",
+                                                     "enabled": False, "config": {"path": str(tmp_path)}})
+        assert r.status_code == 201, r.text
+        assert api.get(f"/api/discovery/sources/fs{i}").json()["source_type"] == "filesystem"
+    assert "disagree" in assert_envelope(api.post("/api/discovery/sources", json={
+        "source_type": "filesystem", "type": "docker", "mode": "additive"}), 422)["message"]
+    assert "source_type" in assert_envelope(api.post("/api/discovery/sources", json={"mode": "additive"}),
+                                            422)["message"]

@@ -1,12 +1,12 @@
-"""What a new operator meets first: probes, newline-terminated JSON, one set of field names for
-discovery sources, the config file's listen address, and a visible start-up replay."""
+"""What a new operator meets first: the config file's listen address, one set of field names for
+discovery sources, and a visible start-up replay (the probes and newline-terminated JSON are
+checked against ``make serve`` in ``tests/test_readme_tour.py``)."""
 
 from __future__ import annotations
 
 import uuid
 from pathlib import Path
 
-import httpx
 import msgspec
 import pytest
 from structlog.testing import capture_logs
@@ -16,37 +16,16 @@ from hangar.app.projector import Projector
 from hangar.cli_client.serve import listen_address
 from hangar.config.schema import DiscoverySourceConfig, HangarConfig
 from hangar.store import create_event_store, migrate
-from tests.discovery.conftest import assert_envelope
 
 
-def test_probes_answer_and_json_ends_with_a_newline(api: httpx.Client) -> None:
-    live = api.get("/health/live")
-    ready = api.get("/health/ready")
-    assert live.status_code == 200 and live.json() == {"status": "ok", "checks": {}}
-    assert ready.status_code == 200 and ready.json()["checks"] == {"store": True, "replayed": True}
-    for r in (live, ready, api.get("/api/providers"), api.get("/api/providers/ghost"),
-              api.post("/api/providers", content=b"{")):
-        assert r.text.endswith("}\n") and r.text.count("\n") == 1, r.text
-        assert int(r.headers["content-length"]) == len(r.content)
-
-
-def test_discovery_sources_take_the_same_names_over_the_api_and_in_the_file(api: httpx.Client,
-                                                                              tmp_path: Path) -> None:
-    for i, body in enumerate(({"source_type": "filesystem"}, {"type": "filesystem"})):
-        r = api.post("/api/discovery/sources", json={**body, "source_id": f"fs{i}", "mode": "additive",
-                                                     "enabled": False, "config": {"path": str(tmp_path)}})
-        assert r.status_code == 201, r.text
-        assert api.get(f"/api/discovery/sources/fs{i}").json()["source_type"] == "filesystem"
-    assert "disagree" in assert_envelope(api.post("/api/discovery/sources", json={
-        "source_type": "filesystem", "type": "docker", "mode": "additive"}), 422)["message"]
-    assert "source_type" in assert_envelope(api.post("/api/discovery/sources", json={"mode": "additive"}),
-                                            422)["message"]
-
+def test_the_config_file_takes_both_discovery_field_names() -> None:
     for key in ("source_type", "type"):
         cfg = msgspec.convert({"discovery": {"sources": {"a": {key: "entrypoint"}}}}, HangarConfig)
         assert cfg.discovery.sources["a"].source_type == "entrypoint"
     with pytest.raises(msgspec.ValidationError, match="source_type"):
         msgspec.convert({}, DiscoverySourceConfig)
+    with pytest.raises(msgspec.ValidationError, match="disagree"):
+        msgspec.convert({"source_type": "docker", "type": "entrypoint"}, DiscoverySourceConfig)
 
 
 def test_flags_override_the_config_file_only_when_given() -> None:
