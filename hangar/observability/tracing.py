@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, MutableMapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from opentelemetry import propagate, trace
@@ -104,15 +104,22 @@ def command_span(command: str) -> Iterator[str | None]:
             raise
 
 
-@contextmanager
-def tool_call_span(provider_id: str, tool: str) -> Iterator[None]:
+def tool_call_span(provider_id: str, tool: str) -> AbstractContextManager[None]:
     """A client span around one MCP ``tools/call`` to a provider."""
+    return mcp_client_span(provider_id, "tools/call", tool)
+
+
+@contextmanager
+def mcp_client_span(provider_id: str, method: str, tool: str | None = None) -> Iterator[None]:
+    """A client span around one MCP request to a provider (``initialize``, ``tools/call``, ...)."""
     if not _traced():
         yield
         return
-    attributes = {"mcp.method.name": "tools/call", "gen_ai.operation.name": "execute_tool",
-                  "gen_ai.tool.name": tool, "hangar.provider_id": provider_id, "rpc.system": "jsonrpc"}
-    with _tracer().start_as_current_span(f"tools/call {tool}", kind=SpanKind.CLIENT, attributes=attributes) as span:
+    attributes = {"mcp.method.name": method, "hangar.provider_id": provider_id, "rpc.system": "jsonrpc"}
+    if tool is not None:
+        attributes |= {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": tool}
+    name = f"{method} {tool}" if tool else f"{method} {provider_id}"
+    with _tracer().start_as_current_span(name, kind=SpanKind.CLIENT, attributes=attributes) as span:
         try:
             yield
         except Exception as exc:

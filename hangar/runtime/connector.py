@@ -18,7 +18,7 @@ from hangar.domain.errors import (
     ValidationError,
 )
 from hangar.domain.provider_spec import ProviderSpec, ToolSpec
-from hangar.observability.tracing import tool_call_span
+from hangar.observability.tracing import mcp_client_span, tool_call_span
 from hangar.runtime.client import McpClient
 from hangar.runtime.docker_engine import DockerEngine, engine_configured
 from hangar.runtime.errors import (
@@ -75,7 +75,8 @@ class Connection:
             raise ProviderUnavailableError(f"Provider '{self.provider_id}' is unavailable: {exc}") from exc
 
     async def start(self) -> ServerIdentity:
-        info = await self._guard(self.client.start())
+        with mcp_client_span(self.provider_id, "initialize"):
+            info = await self._guard(self.client.start())
         return ServerIdentity(name=info.name, version=info.version)
 
     async def list_tools(self) -> list[ToolSpec]:

@@ -122,6 +122,9 @@ def test_one_rest_tool_call_is_one_trace_down_to_the_provider(hangar: HangarProc
     assert tool["attributes"]["mcp.method.name"] == "tools/call"
     assert provider_parent == tool["span_id"]  # the provider's request is a child of the tool span
     assert request["service"] == "hangar-under-test"
+    # Starting the cold provider on the way is part of the same command.
+    init = next(s for s in receiver.spans if s["name"] == "initialize traced" and s["trace_id"] == CALLER_TRACE)
+    assert init["parent"] == command["span_id"] and init["attributes"]["mcp.method.name"] == "initialize"
 
     # The trace id beside the correlation id in the events' metadata.
     db = sqlite3.connect(hangar.db_url.split("///", 1)[1])
