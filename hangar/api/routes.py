@@ -12,6 +12,7 @@ from hangar.api.config import ConfigController
 from hangar.api.definitions import DefinitionsController
 from hangar.api.discovery import DiscoveryController
 from hangar.api.groups import GroupController
+from hangar.api.health import live, ready
 from hangar.api.maintenance import MaintenanceController
 from hangar.api.mcp_front import mcp_endpoint
 from hangar.api.observability import ObservabilityController, prometheus_metrics
@@ -21,6 +22,7 @@ from hangar.api.registry import RegistryAdminController, ServersController, Skil
 from hangar.api.system import SystemController
 from hangar.api.tools import ToolsController
 from hangar.api.ws import events_stream, state_stream
+from hangar.ui import ui_route_handlers
 
 ROUTE_HANDLERS: list[Any] = [
     ProviderController,
@@ -45,7 +47,14 @@ ROUTE_HANDLERS: list[Any] = [
     ToolsController,
     DefinitionsController,
     ServersController,
+<<<<<<< HEAD
     # cluster (several replicas on one PostgreSQL)
     ClusterController,
     InternalClusterController,
+=======
+    # --- operator-facing: probes, dashboard, offline schema assets
+    live,
+    ready,
+    *ui_route_handlers(),
+>>>>>>> main
 ]
