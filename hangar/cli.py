@@ -26,15 +26,22 @@ def _prefer_own_interpreter() -> None:
 def _serve(args: argparse.Namespace) -> int:
     _prefer_own_interpreter()
 
-    from hangar.api.app import create_app
+    from hangar.api.app import create_app, resolve_db_url
     from hangar.app.auth.bootstrap import refuse_open_bind
     from hangar.cli_client.serve import listen_address, run
     from hangar.config.loader import load_config
+    from hangar.store.instance_lock import InstanceConflictError, SingleInstanceLock
 
     cfg = load_config(args.config)
     host, port = listen_address(args.host, args.port, cfg)
     refuse_open_bind(host, cfg.auth.enabled, args.insecure)
-    app = create_app(args.config, args.db, config=cfg, reload_on_sighup=True)
+    # One Hangar per SQLite file: a second one is refused here, naming the first.
+    lock = SingleInstanceLock(resolve_db_url(args.db, cfg))
+    try:
+        lock.acquire()
+    except InstanceConflictError as exc:
+        raise HangarError(str(exc)) from None
+    app = create_app(args.config, args.db, config=cfg, reload_on_sighup=True, port=args.port)
     run(app, host, port)
     return 0
 

@@ -6,20 +6,24 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.types import Receive, Scope, Send
 
+from hangar.api.cluster_proxy import McpSessionRouter, Relay
 from hangar.api.deps import provide_services
 from hangar.api.errors import EXCEPTION_HANDLERS
 from hangar.api.guard import AuthGuard, McpPolicyAccess
-from hangar.api.mcp_front import create_front_door
+from hangar.api.mcp_front import McpFrontDoor, create_front_door
 from hangar.api.newline import JsonNewline
 from hangar.api.routes import ROUTE_HANDLERS
 from hangar.api.system import package_version
+from hangar.app.cluster import ClusterLimits, SharedLockouts, SharedRateLimit
+from hangar.app.cluster_node import ClusterNode, advertise_address
 from hangar.app.services import Services
 from hangar.config.loader import load_config
 from hangar.config.schema import HangarConfig
@@ -29,6 +33,8 @@ from hangar.observability.middleware import RequestObservability
 from hangar.observability.tracing import RequestTracing, Tracing, otlp_endpoint
 from hangar.runtime.connector import RuntimeConnector
 from hangar.store import create_event_store, migrate
+from hangar.store.cluster import ClusterStore
+from hangar.store.engine import backend_for, parse_url
 from hangar.ui import schema_render_plugins
 
 DEFAULT_DB_URL = "sqlite+aiosqlite:///./data/hangar.db"
@@ -40,7 +46,7 @@ def resolve_db_url(cli_value: str | None, config: HangarConfig) -> str:
 
 def create_app(
     config_path: str | None = None, db_url: str | None = None, *, config: HangarConfig | None = None,
-    reload_on_sighup: bool = False,
+    reload_on_sighup: bool = False, port: int | None = None,
 ) -> Litestar:
     cfg = config if config is not None else load_config(config_path)
     url = resolve_db_url(db_url, cfg)
@@ -59,10 +65,15 @@ def create_app(
         )
         services = Services(store, RuntimeConnector(), cfg, config_path, metrics=metrics)
         services.config_sync.settings_hooks.append(_logging_hook(cfg))
+        app.state.cluster = cluster = _cluster_node(url, cfg, services, port)
         await services.start()
         app.state.services = services
         # The MCP front door at /mcp; its session manager lives exactly as long as the app.
         app.state.mcp_front = front = create_front_door(services, McpPolicyAccess(services.auth))
+        relay = None
+        if cluster is not None:
+            relay = Relay(cluster.token, cluster.instance_id)
+            front.route = McpSessionRouter(_served_by(front), cluster.sessions, relay)
         sighup = reload_on_sighup and _install_sighup(services)
         try:
             async with front.run():
@@ -71,6 +82,8 @@ def create_app(
             if sighup:
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             await services.close()
+            if relay is not None:
+                await relay.close()
             tracing.shutdown()
 
     app = Litestar(
@@ -88,6 +101,32 @@ def create_app(
     # too: every request is counted and carries a correlation id in its logs.
     app.asgi_handler = RequestObservability(RequestTracing(JsonNewline(app.asgi_handler)), metrics)
     return app
+
+
+# --- cluster: several replicas on one PostgreSQL database ------------------------------------
+
+
+def _cluster_node(url: str, cfg: HangarConfig, services: Services, port: int | None) -> ClusterNode | None:
+    """A PostgreSQL event store means cluster mode: membership, leadership, shared limits."""
+    if backend_for(parse_url(url)[0]).is_sqlite:
+        return None
+    node = ClusterNode(ClusterStore(url), cfg.cluster, services.instance_id, advertise_address(cfg.cluster, port))
+    services.cluster = node
+    lo = cfg.auth.lockout
+    services.auth.shared = ClusterLimits(
+        SharedRateLimit(node.coord, cfg.auth.rate_limit.requests_per_second),
+        SharedLockouts(node.coord, max_failures=lo.max_failures, window_s=lo.window_s, lockout_s=lo.lockout_s),
+    )
+    return node
+
+
+def _served_by(front: McpFrontDoor) -> Callable[[Scope, Receive, Send, str], Awaitable[None]]:
+    async def serve(scope: Scope, receive: Receive, send: Send, principal: str) -> None:
+        if front.server is None:
+            raise RuntimeError("the MCP front door stopped")
+        await front.server.handle(scope, receive, send, principal)
+
+    return serve
 
 
 def _logging_hook(cfg: HangarConfig) -> Callable[[HangarConfig], None]:

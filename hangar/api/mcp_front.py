@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
@@ -80,6 +80,8 @@ class McpFrontDoor:
         self.services = services
         self.access: McpAccess = access or GuardedAccess(services)
         self.catalog = McpCatalog(services.bus, services.providers, services.groups)
+        self.route: Callable[[Scope, Receive, Send, str], Awaitable[None]] | None = None
+        """In a cluster: serves each session on the replica holding it (``McpSessionRouter``)."""
         self.server: McpServer | None = None
         self.ready = asyncio.Event()
         self._stop = asyncio.Event()
@@ -132,6 +134,9 @@ class McpFrontDoor:
                 raise FrontDoorStartingError()
         except HangarError as exc:
             await _send_error(send, exc)
+            return
+        if self.route is not None:
+            await self.route(scope, receive, send, principal)
             return
         await self.server.handle(scope, receive, send, principal)
 

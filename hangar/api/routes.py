@@ -47,14 +47,11 @@ ROUTE_HANDLERS: list[Any] = [
     ToolsController,
     DefinitionsController,
     ServersController,
-<<<<<<< HEAD
-    # cluster (several replicas on one PostgreSQL)
-    ClusterController,
-    InternalClusterController,
-=======
     # --- operator-facing: probes, dashboard, offline schema assets
     live,
     ready,
     *ui_route_handlers(),
->>>>>>> main
+    # cluster (several replicas on one PostgreSQL)
+    ClusterController,
+    InternalClusterController,
 ]

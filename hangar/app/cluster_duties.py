@@ -40,6 +40,7 @@ class LeaderDuties:
         self._rounds: list[Duty] = []
         self._lock = asyncio.Lock()
         self._active = False
+        self._enabled = False
         self._tasks: set[asyncio.Task[None]] = set()
         leadership.on_change.append(self._changed)
 
@@ -52,6 +53,11 @@ class LeaderDuties:
         """Runs after each leadership round while this replica leads."""
         self._rounds.append(duty)
 
+    def enable(self) -> None:
+        """Duties start only once the replica has started (the log replayed, config applied)."""
+        self._enabled = True
+        self._changed(self._leadership.is_leader)
+
     def _changed(self, leading: bool) -> None:
         task = asyncio.ensure_future(self.apply())
         self._tasks.add(task)
@@ -59,7 +65,7 @@ class LeaderDuties:
 
     async def apply(self) -> None:
         async with self._lock:
-            leading = self._leadership.is_leader
+            leading = self._leadership.is_leader and self._enabled
             if leading == self._active:
                 return
             self._active = leading
@@ -80,6 +86,7 @@ class LeaderDuties:
                 log.exception("leader_round_failed")
 
     async def close(self) -> None:
+        self._enabled = False
         async with self._lock:
             if self._active:
                 self._active = False

@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Protocol
 
 import msgspec
 import structlog
 
 from hangar.app.cluster import LEADER_LEASE, Coordination, Leadership, Membership, SessionLeases, _Loop
+from hangar.app.cluster_duties import LeaderDuties
 from hangar.app.cluster_runtime import PROVIDER_LEASE, ClusterRuntime, lease_name
 from hangar.config.schema import ClusterConfig
 
@@ -83,6 +84,9 @@ class ClusterNode:
         self.leadership = Leadership(self.coord, instance_id, ttl_s=cfg.leader_ttl_s,
                                      renew_s=min(cfg.heartbeat_s, cfg.leader_ttl_s / 3))
         self.sessions = SessionLeases(self.coord, self.membership, ttl_s=cfg.provider_lease_ttl_s)
+        self.duties = LeaderDuties(self.leadership)
+        # Leader rounds follow the heartbeat: an orphan is recorded within a beat of being seen.
+        self._duty_loop = _Loop("hangar-leader-duties", cfg.heartbeat_s, self.duties.round)
         self.runtime: ClusterRuntime | None = None
         """Set by the composition root once the supervisor exists."""
 
@@ -90,8 +94,11 @@ class ClusterNode:
         await self.coord.start()
         await self.membership.start()
         await self.leadership.start()
+        self._duty_loop.start()
 
     async def close(self) -> None:
+        await self._duty_loop.stop()
+        await self.duties.close()
         await self.leadership.close()
         await self.membership.close()
         await self.coord.close()
@@ -123,23 +130,3 @@ class ClusterNode:
             generation=leader.generation if leader is not None else 0,
             is_leader=self.leadership.is_leader, instances=instances,
         )
-
-
-class LeaderLoop:
-    """Runs ``body`` every ``interval_s`` while this replica is the leader (singleton work)."""
-
-    def __init__(self, leadership: Leadership, interval_s: float, body: Callable[[int], Awaitable[Any]]) -> None:
-        self._leadership = leadership
-        self._body = body
-        self._loop = _Loop("hangar-leader-work", interval_s, self._round)
-
-    async def _round(self) -> None:
-        token = self._leadership.fencing_token()
-        if token is not None:
-            await self._body(token)
-
-    def start(self) -> None:
-        self._loop.start()
-
-    async def stop(self) -> None:
-        await self._loop.stop()

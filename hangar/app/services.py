@@ -14,6 +14,8 @@ from hangar.app.alerts import Alerts
 from hangar.app.auth.service import AuthService
 from hangar.app.bus import SYSTEM, CommandBus
 from hangar.app.catalog import Catalog, catalog_repository, seed_catalog
+from hangar.app.cluster_duties import OrphanSweep, leader_context, providers_to_reconcile
+from hangar.app.cluster_node import ClusterNode
 from hangar.app.codec import new_id
 from hangar.app.config_sync import ConfigSync
 from hangar.app.discovery import DiscoverySection, DiscoveryService, discovery_repository
@@ -97,6 +99,8 @@ class Services:
         self.config_sync.settings_hooks.append(lambda c: self.metrics_history.reconfigure(
             c.observability.history_interval_s, c.observability.history_max_points))
         self.started_monotonic = time.monotonic()
+        self.cluster: ClusterNode | None = None
+        """Set by the app factory when the event store is PostgreSQL."""
 
     @property
     def uptime_seconds(self) -> float:
@@ -104,6 +108,8 @@ class Services:
 
     async def start(self) -> None:
         await self.store.start()
+        if self.cluster is not None:
+            await self.cluster.start()
         await self.projector.start()
         self.metrics.live = True
         await self.alerts.start()
@@ -115,9 +121,12 @@ class Services:
         # Records which ids the file manages and removes those an earlier file declared.
         await self.config_sync.apply_startup()
         await seed_catalog(self.bus, self.config.catalog.seed, self._config_dir())
-        await self.discovery.start()
+        if self.cluster is None:
+            await self.discovery.start()
+            self.config_sync.start_watching()
+        else:
+            self._lead_in_cluster(self.cluster)
         self.metrics_history.start()
-        self.config_sync.start_watching()
         self.started_monotonic = time.monotonic()
 
     async def apply_config_providers(self) -> None:
@@ -132,9 +141,46 @@ class Services:
     async def reconcile_after_restart(self) -> None:
         """After a crash the log may say a provider is running while no process exists: record
         that it is cold, so state and reality agree before anything is served."""
-        for view in list(self.providers.views.values()):
-            if view.state != "cold":
-                await self.lifecycle.stop(view.provider_id, "hangar_restart")
+        running = [v.provider_id for v in list(self.providers.views.values()) if v.state != "cold"]
+        node = self.cluster
+        # In a cluster, a provider a live replica owns is running there: it is left alone.
+        for pid in await providers_to_reconcile(running, node and node.coord, node and node.membership):
+            await self.lifecycle.stop(pid, "hangar_restart")
+
+    # --- cluster: singleton work runs on the leader only ------------------------------------------
+
+    def _lead_in_cluster(self, node: ClusterNode) -> None:
+        rules = self.alerts.rules
+        rules.live = False
+
+        async def alerts_on() -> None:
+            rules.wanted = set(self.alerts.projection.active)
+            rules.live = True
+            rules.reconcile()
+
+        async def alerts_off() -> None:
+            rules.live = False
+
+        async def watch_on() -> None:
+            self.config_sync.start_watching()
+
+        async def sync_sources() -> None:
+            self.discovery.sync_loops()
+
+        async def record_stopped(pid: str, reason: str) -> None:
+            await self.lifecycle.stop(pid, reason, leader_context(node.leadership))
+
+        self.discovery.context = lambda: leader_context(node.leadership)
+        node.duties.add(alerts_on, alerts_off)
+        node.duties.add(self.discovery.start, self.discovery.close)
+        node.duties.add(watch_on, self.config_sync.stop_watching)
+        node.duties.every_round(sync_sources)
+        node.duties.every_round(OrphanSweep(
+            node.coord, node.membership,
+            lambda: [v.provider_id for v in list(self.providers.views.values()) if v.state != "cold"],
+            record_stopped,
+        ))
+        node.duties.enable()
 
     def _wire_discovery_and_catalog(self, store: EventStore, config: HangarConfig) -> None:
         from hangar.discovery import EnvironmentChecker, backends
@@ -173,6 +219,9 @@ class Services:
         await self.metrics_history.stop()
         await self.group_module.close()
         await self.lifecycle.close()
+        if self.cluster is not None:
+            # After the providers stopped: their leases go back at once, not after a TTL.
+            await self.cluster.close()
         await self.alerts.close()
         await self.auth.close()
         await self.projector.stop()

@@ -69,7 +69,7 @@ def test_docker_compose_loads_the_bundle() -> None:
     prom = yaml.safe_load((BUNDLE / "prometheus.yml").read_text())
     assert "./config/observability:/etc/prometheus/hangar:ro" in compose["prometheus"]["volumes"]
     assert prom["rule_files"] == ["/etc/prometheus/hangar/alerts.yml"]
-    assert prom["scrape_configs"][0]["static_configs"][0]["targets"] == ["hangar:8000"]
+    assert prom["scrape_configs"][0]["static_configs"][0]["targets"] == ["hangar-a:8000", "hangar-b:8000"]
     mounts = " ".join(compose["grafana"]["volumes"])
     for f in ("datasource.yml", "dashboards.yml", "hangar-dashboard.json"):
         assert f"./config/observability/grafana/{f}" in mounts
