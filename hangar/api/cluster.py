@@ -27,7 +27,7 @@ def provide_cluster(state: State) -> ClusterNode | None:
 
 
 def _node(cluster: ClusterNode | None) -> ClusterNode:
-    if cluster is None or cluster.runtime is None:
+    if cluster is None:
         raise NotFoundError("this Hangar is not part of a cluster (its event store is not PostgreSQL)")
     return cluster
 
@@ -56,5 +56,6 @@ class InternalClusterController(Controller):
             op = msgspec.json.decode(await request.body(), type=RuntimeOp)
         except msgspec.DecodeError as exc:
             raise ValidationError(f"bad runtime op: {exc}") from None
-        assert node.runtime is not None
+        if node.runtime is None:
+            raise NotFoundError("this replica runs no providers for others yet")
         return await node.runtime.serve(op)

@@ -165,7 +165,7 @@ class RoundRobinProxy:
         import uvicorn
 
         config = uvicorn.Config(self._app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="on", loop="asyncio")
+                                lifespan="on", loop="asyncio", interface="asgi3")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()
