@@ -22,7 +22,6 @@ from hangar.api.mcp_front import McpFrontDoor, create_front_door
 from hangar.api.newline import JsonNewline
 from hangar.api.routes import ROUTE_HANDLERS
 from hangar.api.system import package_version
-from hangar.app.cluster import ClusterLimits, SharedLockouts, SharedRateLimit
 from hangar.app.cluster_node import ClusterNode, advertise_address
 from hangar.app.services import Services
 from hangar.config.loader import load_config
@@ -112,11 +111,7 @@ def _cluster_node(url: str, cfg: HangarConfig, services: Services, port: int | N
         return None
     node = ClusterNode(ClusterStore(url), cfg.cluster, services.instance_id, advertise_address(cfg.cluster, port))
     services.cluster = node
-    lo = cfg.auth.lockout
-    services.auth.shared = ClusterLimits(
-        SharedRateLimit(node.coord, cfg.auth.rate_limit.requests_per_second),
-        SharedLockouts(node.coord, max_failures=lo.max_failures, window_s=lo.window_s, lockout_s=lo.lockout_s),
-    )
+    services.auth.shared = node.limits(cfg.auth)
     return node
 
 

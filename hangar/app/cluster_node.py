@@ -17,10 +17,20 @@ from typing import Protocol
 import msgspec
 import structlog
 
-from hangar.app.cluster import LEADER_LEASE, Coordination, Leadership, Membership, SessionLeases, _Loop
+from hangar.app.cluster import (
+    LEADER_LEASE,
+    ClusterLimits,
+    Coordination,
+    Leadership,
+    Membership,
+    SessionLeases,
+    SharedLockouts,
+    SharedRateLimit,
+    _Loop,
+)
 from hangar.app.cluster_duties import LeaderDuties
 from hangar.app.cluster_runtime import PROVIDER_LEASE, ClusterRuntime, lease_name
-from hangar.config.schema import ClusterConfig
+from hangar.config.schema import AuthConfig, ClusterConfig
 
 log = structlog.get_logger("hangar.cluster")
 
@@ -102,6 +112,14 @@ class ClusterNode:
         await self.leadership.close()
         await self.membership.close()
         await self.coord.close()
+
+    def limits(self, auth: AuthConfig) -> ClusterLimits:
+        """Rate limits and lockouts counted in the database, shared by every replica."""
+        lo = auth.lockout
+        return ClusterLimits(
+            SharedRateLimit(self.coord, auth.rate_limit.requests_per_second),
+            SharedLockouts(self.coord, max_failures=lo.max_failures, window_s=lo.window_s, lockout_s=lo.lockout_s),
+        )
 
     async def owner_is_live(self, provider_id: str) -> bool:
         """Whether a live replica (other than a dead one) holds the provider's lease."""
