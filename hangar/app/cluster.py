@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 import structlog
@@ -27,9 +27,14 @@ LEADER_LEASE = "leader"
 
 
 class LeaseView(Protocol):
-    holder: str
-    generation: int
-    expires_at: float
+    @property
+    def name(self) -> str: ...
+    @property
+    def holder(self) -> str: ...
+    @property
+    def generation(self) -> int: ...
+    @property
+    def expires_at(self) -> float: ...
 
 
 class Coordination(Protocol):
@@ -40,7 +45,7 @@ class Coordination(Protocol):
     async def renew_held(self, holder: str, prefix: str, ttl_s: float, now: float | None = None) -> int: ...
     async def release(self, name: str, holder: str) -> None: ...
     async def lease(self, name: str) -> LeaseView | None: ...
-    async def leases(self, prefix: str) -> list[LeaseView]: ...
+    async def leases(self, prefix: str) -> Sequence[LeaseView]: ...
     async def hit(self, bucket: str, window: int, n: int = 1) -> int: ...
 
 

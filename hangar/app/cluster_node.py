@@ -36,11 +36,16 @@ log = structlog.get_logger("hangar.cluster")
 
 
 class InstanceRow(Protocol):
-    instance_id: str
-    address: str
-    started_at: float
-    heartbeat_at: float
-    stopped: bool
+    @property
+    def instance_id(self) -> str: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def started_at(self) -> float: ...
+    @property
+    def heartbeat_at(self) -> float: ...
+    @property
+    def stopped(self) -> bool: ...
 
 
 class ClusterCoordination(Coordination, Protocol):

@@ -144,7 +144,8 @@ class Services:
         running = [v.provider_id for v in list(self.providers.views.values()) if v.state != "cold"]
         node = self.cluster
         # In a cluster, a provider a live replica owns is running there: it is left alone.
-        for pid in await providers_to_reconcile(running, node and node.coord, node and node.membership):
+        coord, members = (node.coord, node.membership) if node is not None else (None, None)
+        for pid in await providers_to_reconcile(running, coord, members):
             await self.lifecycle.stop(pid, "hangar_restart")
 
     # --- cluster: singleton work runs on the leader only ------------------------------------------
