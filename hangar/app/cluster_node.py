@@ -101,9 +101,14 @@ class ClusterNode:
         self.sessions = SessionLeases(self.coord, self.membership, ttl_s=cfg.provider_lease_ttl_s)
         self.duties = LeaderDuties(self.leadership)
         # Leader rounds follow the heartbeat: an orphan is recorded within a beat of being seen.
-        self._duty_loop = _Loop("hangar-leader-duties", cfg.heartbeat_s, self.duties.round)
+        self._duty_loop = _Loop("hangar-cluster-duties", cfg.heartbeat_s, self._round)
         self.runtime: ClusterRuntime | None = None
         """Set by the composition root once the supervisor exists."""
+
+    async def _round(self) -> None:
+        if self.runtime is not None:
+            await self.runtime.verify_held()
+        await self.duties.round()
 
     async def start(self) -> None:
         await self.coord.start()

@@ -313,6 +313,23 @@ class ClusterRuntime:
             await self.wait_idle(pid, op.timeout_s, forwarded=True)
         return OpResult()
 
+    # --- keeping the leases honest --------------------------------------------------------------
+
+    async def verify_held(self) -> None:
+        """Each heartbeat: a lease this replica lost (it could not renew in time and another
+        replica took it) means its process here must go, so that one copy remains."""
+        if not self._held:
+            return
+        now = time.time()
+        mine = {lease.name.removeprefix(PROVIDER_LEASE) for lease in await self._coord.leases(PROVIDER_LEASE)
+                if lease.holder == self._me and lease.expires_at > now}
+        for pid in list(self._held - mine):
+            if await self._coord.acquire(lease_name(pid), self._me, self._ttl) is not None:
+                continue  # it had only run out, and nobody took it: ours again
+            log.warning("provider_lease_lost", provider_id=pid)
+            self._held.discard(pid)
+            await self.local.stop(pid, "lease_lost", SYSTEM)
+
     async def close(self) -> None:
         for task in list(self._background):
             task.cancel()
