@@ -67,6 +67,8 @@ class Peers(Protocol):
 
     async def send(self, address: str, op: RuntimeOp) -> OpResult: ...
 
+    async def close(self) -> None: ...
+
 
 class PeerUnreachableError(ProviderUnavailableError):
     pass
@@ -335,3 +337,4 @@ class ClusterRuntime:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         self._held.clear()
+        await self._peers.close()
