@@ -88,6 +88,11 @@ ROUTE_PERMISSIONS: dict[str, str] = {
     # --- event streams -------------------------------------------------------------------------
     "WS /api/ws/events": "events:read",
     "WS /api/ws/state": "providers:read",
+    # --- the log as a product: paging, following, history -------------------------------------
+    "GET /api/events": "events:read",
+    "GET /api/events/stream": "events:read",
+    "GET /api/streams/{stream_id}": "events:read",
+    "GET /api/streams/{stream_id}/events": "events:read",
     # --- auth ----------------------------------------------------------------------------------
     "POST /api/auth/keys": "auth:admin",
     "DELETE /api/auth/keys/{key_id}": "auth:admin",

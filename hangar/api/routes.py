@@ -9,6 +9,7 @@ from hangar.api.auth import AuthController
 from hangar.api.catalog import CatalogController
 from hangar.api.config import ConfigController
 from hangar.api.discovery import DiscoveryController
+from hangar.api.events import EventsController
 from hangar.api.groups import GroupController
 from hangar.api.maintenance import MaintenanceController
 from hangar.api.mcp_front import mcp_endpoint
@@ -35,4 +36,6 @@ ROUTE_HANDLERS: list[Any] = [
     prometheus_metrics,
     events_stream,
     state_stream,
+    # the log as a product
+    EventsController,
 ]

@@ -7,6 +7,7 @@ import socket
 import time
 import uuid
 from pathlib import Path
+from typing import cast
 
 import structlog
 
@@ -21,6 +22,8 @@ from hangar.app.groups import GroupModule
 from hangar.app.hub import EventHub
 from hangar.app.invoke import Invoker
 from hangar.app.lifecycle import Lifecycle, register_lifecycle_commands
+from hangar.app.log.ports import LogStore
+from hangar.app.log.wiring import LogFeatures
 from hangar.app.maintenance import Maintenance
 from hangar.app.ports import EventStore, ProviderConnector
 from hangar.app.projections.catalog import CatalogProjection
@@ -95,6 +98,12 @@ class Services:
         self.config_sync.settings_hooks.append(lambda c: self.metrics_history.reconfigure(
             c.observability.history_interval_s, c.observability.history_max_points))
         self.started_monotonic = time.monotonic()
+        # --- the log as a product: events API, resumable streams, time travel ------------------
+        self.log = LogFeatures(
+            cast(LogStore, store), self.projector, self.providers, self.groups, self.catalog_view,
+            self.auth.view, config.websocket.queue_size,
+            config.event_store.checkpoint_every,
+        )
 
     @property
     def uptime_seconds(self) -> float:
@@ -102,7 +111,9 @@ class Services:
 
     async def start(self) -> None:
         await self.store.start()
+        await self.log.start()
         await self.projector.start()
+        await self.log.caught_up()
         self.metrics.live = True
         await self.alerts.start()
         await self.auth.start()
@@ -162,4 +173,5 @@ class Services:
         await self.alerts.close()
         await self.auth.close()
         await self.projector.stop()
+        await self.log.close()
         await self.store.close()
