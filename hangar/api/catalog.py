@@ -15,6 +15,7 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import Parameter
 
+from hangar.api import as_of as as_of_views
 from hangar.api.deps import command_context, etag
 from hangar.api.views import redact_env
 from hangar.app.catalog import (
@@ -144,8 +145,11 @@ class CatalogController(Controller):
         self, services: Services,
         search: Annotated[str | None, Parameter(query="search", max_length=256)] = None,
         tags: Annotated[str | None, Parameter(query="tags", max_length=1024)] = None,
-    ) -> dict[str, Any]:
+        as_of: Annotated[str | None, Parameter(max_length=64, description="a position or RFC 3339 time")] = None,
+    ) -> dict[str, Any] | Response[dict[str, Any]]:
         wanted = [t for t in (tags or "").split(",") if t.strip()]
+        if as_of is not None:
+            return await as_of_views.catalog(services, as_of, search, wanted)
         entries = [entry_body(v) for v in services.catalog_view.search(search, wanted)]
         return {"entries": entries, "total": len(entries)}
 

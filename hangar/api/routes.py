@@ -11,6 +11,7 @@ from hangar.api.config import ConfigController
 from hangar.api.discovery import DiscoveryController
 from hangar.api.events import EventsController
 from hangar.api.groups import GroupController
+from hangar.api.log_insight import LogInsightController
 from hangar.api.maintenance import MaintenanceController
 from hangar.api.mcp_front import mcp_endpoint
 from hangar.api.observability import ObservabilityController, prometheus_metrics
@@ -38,4 +39,5 @@ ROUTE_HANDLERS: list[Any] = [
     state_stream,
     # the log as a product
     EventsController,
+    LogInsightController,
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hangar.app.auth.projection import AuthProjection
 from hangar.app.log.events import EventLog
+from hangar.app.log.insight import Insight
 from hangar.app.log.ports import LogStore
 from hangar.app.log.timetravel import ReadModels, TimeTravel
 from hangar.app.projections.catalog import CatalogProjection
@@ -21,6 +22,7 @@ class LogFeatures:
         self.events = EventLog(store, projector, live_queue_size)
         self.live = ReadModels(providers, groups, catalog, auth)
         self.time_travel = TimeTravel(store, self.live, checkpoint_every)
+        self.insight = Insight(store, self.time_travel)
         # Added after every projection, so a checkpoint copies models that include the event.
         projector.add_listener(self.time_travel)
 
