@@ -85,7 +85,8 @@ def test_as_of_equals_the_live_read_at_every_step(hangar: HangarProcess, api: ht
     captured.append(("noise", *capture(api, pid)))
     assert api.post(f"/api/providers/{pid}/start").status_code == 200
     captured.append(("start", *capture(api, pid)))
-    assert api.post("/api/auth/roles", json={"role_id": "asof-role", "permissions": ["providers:read"]}).status_code == 201
+    role = {"role_id": "asof-role", "permissions": ["providers:read"]}
+    assert api.post("/api/auth/roles", json=role).status_code == 201
     captured.append(("role", *capture(api, pid)))
     assert api.delete(f"/api/providers/{pid}").status_code == 200
     captured.append(("delete", *capture(api, pid)))

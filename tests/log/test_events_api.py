@@ -205,7 +205,7 @@ def test_resume_while_writes_continue_has_no_gap_or_duplicate(hangar: HangarProc
 
     async def scenario() -> None:
         async with httpx.AsyncClient(base_url=hangar.base, timeout=30) as client:
-            start = api.get("/api/events", params={"from_position": 0, "limit": 1}).json()["last_position"]
+            start = 0  # the whole log is caught up from the store while the writer goes on
             stop = asyncio.Event()
 
             async def writer() -> None:

@@ -72,7 +72,8 @@ def test_simulated_deny_reports_exactly_the_calls_it_would_block(server: AuthHan
         call(bob, "echo")
 
         # Simulating the opposite once the deny is real: those calls would be allowed again.
-        assert admin.put("/api/auth/policies/sim/echo", json={"principal_id": "bob", "effect": "deny"}).status_code == 200
+        deny = {"principal_id": "bob", "effect": "deny"}
+        assert admin.put("/api/auth/policies/sim/echo", json=deny).status_code == 200
         pre = admin.get("/api/auth/principals/bob/tools").json()["as_of"]
         denied = bob.post("/api/providers/sim/tools/echo/invoke", json={"arguments": {"text": "x"}})
         assert denied.status_code == 403
