@@ -191,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the running Hangar (or HANGAR_URL)")
         p.add_argument("--api-key", default=os.environ.get("HANGAR_API_KEY"), help="or HANGAR_API_KEY")
         p.add_argument("--timeout", type=float, default=120.0)
+    from hangar.cli_log import add_commands  # events, diff, as-of
+
+    add_commands(sub)
     return parser
 
 

@@ -237,3 +237,38 @@ def test_resume_while_writes_continue_has_no_gap_or_duplicate(hangar: HangarProc
             assert got == expected and len(expected) > 10
 
     asyncio.run(scenario())
+
+
+def test_cli_events_follow_diff_and_as_of(hangar: HangarProcess, api: httpx.Client) -> None:
+    import subprocess
+    import sys
+
+    pid = f"cli-{uuid.uuid4().hex[:6]}"
+    before = all_events(api)[-1]["position"]
+    api.post("/api/providers", json={"provider_id": pid, "mode": "docker", "image": "a:1"})
+    after = all_events(api)[-1]["position"]
+    cli = [sys.executable, "-m", "hangar.cli"]
+    url = ["--url", hangar.base]
+
+    out = subprocess.run([*cli, "events", "--from", str(before), "--stream", "provider:", *url],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    assert [json.loads(line)["provider_id"] for line in out.splitlines()] == [pid]
+    diff = json.loads(subprocess.run([*cli, "diff", str(before), str(after), *url],
+                                     capture_output=True, text=True, timeout=60, check=True).stdout)
+    assert [(c["resource"], c["change"]) for c in diff["changes"]] == [(f"provider:{pid}", "created")]
+    past = json.loads(subprocess.run([*cli, "as-of", str(before), "providers", *url],
+                                     capture_output=True, text=True, timeout=60, check=True).stdout)
+    assert pid not in {p["provider_id"] for p in past["providers"]}
+    bad = subprocess.run([*cli, "as-of", "not-a-time", "providers", *url], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "422" in bad.stderr
+
+    follow = subprocess.Popen([*cli, "events", "--from", str(before), "--stream", "provider:", "--follow", *url],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert follow.stdout is not None
+        assert json.loads(follow.stdout.readline())["provider_id"] == pid
+        api.put(f"/api/providers/{pid}", json={"description": "followed"})
+        assert json.loads(follow.stdout.readline())["spec"]["description"] == "followed"
+    finally:
+        follow.kill()
+        follow.wait(10)
