@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import random
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -97,12 +98,18 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--page-events", type=int, default=200_000)
+    ap.add_argument("--reuse", type=Path, default=None, help="a directory left by --keep: skip building")
+    ap.add_argument("--keep", action="store_true", help="keep the database for --reuse")
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="hangar-bench-log-"))
+    work = args.reuse or Path(tempfile.mkdtemp(prefix="hangar-bench-log-"))
     url = f"sqlite+aiosqlite:///{work / 'hangar.db'}"
-    t0 = time.perf_counter()
-    head = asyncio.run(build(url, args.events))
-    print(f"built {head} events in {time.perf_counter() - t0:.1f} s")
+    if args.reuse:
+        with sqlite3.connect(work / "hangar.db") as conn:
+            head = int(conn.execute("SELECT max(position) FROM events").fetchone()[0])
+    else:
+        t0 = time.perf_counter()
+        head = asyncio.run(build(url, args.events))
+        print(f"built {head} events in {time.perf_counter() - t0:.1f} s", flush=True)
     cfg = work / "hangar.yaml"
     cfg.write_text("providers: {}\n")
     port = free_port()
@@ -114,7 +121,7 @@ def main() -> None:
     )
     try:
         wait_ready(base + "/api/system", timeout=900)
-        print(f"server ready (replayed the log) in {time.perf_counter() - t0:.1f} s")
+        print(f"server ready (replayed the log) in {time.perf_counter() - t0:.1f} s", flush=True)
         time.sleep(2)  # let the checkpoints written during the replay land
         middle = head // 2
         with sqlite3.connect(work / "hangar.db") as conn:
@@ -157,6 +164,8 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(30)
+        if not (args.keep or args.reuse):
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

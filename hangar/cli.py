@@ -60,13 +60,17 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _config_request(args: argparse.Namespace, path: str, body: dict[str, object] | None) -> dict[str, object]:
-    """POST to a running Hangar; a refusal is printed with the server's message."""
+def _config_request(
+    args: argparse.Namespace, path: str, body: dict[str, object] | None, method: str = "POST",
+    params: dict[str, object] | None = None,
+) -> dict[str, object]:
+    """A request to a running Hangar; a refusal is printed with the server's message."""
     import httpx
 
     headers = {"X-API-Key": args.api_key} if args.api_key else {}
     try:
-        r = httpx.post(args.url.rstrip("/") + path, json=body, headers=headers, timeout=args.timeout)
+        r = httpx.request(method, args.url.rstrip("/") + path, json=body, params=params,  # type: ignore[arg-type]
+                          headers=headers, timeout=args.timeout)
     except httpx.HTTPError as exc:
         raise HangarError(f"cannot reach {args.url}: {exc}") from None
     try:

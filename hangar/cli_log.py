@@ -30,20 +30,9 @@ def _client(args: argparse.Namespace) -> Any:
 
 
 def _get(args: argparse.Namespace, path: str, params: dict[str, Any]) -> Any:
-    import httpx
+    from hangar.cli import _config_request
 
-    try:
-        with _client(args) as client:
-            r = client.get(path, params=params)
-    except httpx.HTTPError as exc:
-        raise HangarError(f"cannot reach {args.url}: {exc}") from None
-    try:
-        payload = r.json()
-    except ValueError:
-        payload = {"message": r.text}
-    if r.status_code >= 400:
-        raise HangarError(f"{r.status_code} {payload.get('error', '')}: {payload.get('message', r.text)}")
-    return payload
+    return _config_request(args, path, None, method="GET", params=params)
 
 
 def _events(args: argparse.Namespace) -> int:
