@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 import structlog
 
 from hangar.app import codec
+from hangar.app.auth.projection import _HANDLERS as _AUTH_HANDLERS
 from hangar.app.auth.projection import AuthProjection
 from hangar.app.log.ports import LogStore
 from hangar.app.maintenance import MAINTENANCE_STREAM
@@ -29,8 +30,10 @@ from hangar.app.ports import RecordedEvent
 from hangar.app.projections.catalog import CatalogProjection
 from hangar.app.projections.groups import GroupsProjection
 from hangar.app.projections.providers import ProvidersProjection
+from hangar.domain.catalog import STREAM_PREFIX as CATALOG_STREAM
 from hangar.domain.errors import HangarError, ValidationError
 from hangar.domain.events import Event
+from hangar.domain.group import STREAM_PREFIX as GROUP_STREAM
 
 log = structlog.get_logger("hangar.timetravel")
 
@@ -54,6 +57,13 @@ class HistoryGoneError(HangarError):
         self.headers = {"X-Earliest-Position": str(earliest)}
 
 
+# What the folded models react to: the providers' and auth models' own handler tables, and the
+# group and catalog streams (those models dispatch on the stream). Everything else (completed
+# calls, health checks' neighbours, audit records) is skipped before it is decoded.
+_FOLDED_TYPES = frozenset(t.__name__ for t in (*ProvidersProjection._handlers, *_AUTH_HANDLERS))
+_FOLDED_STREAMS = (GROUP_STREAM, CATALOG_STREAM)
+
+
 class ReadModels:
     """The read models a past moment can be asked about."""
 
@@ -70,6 +80,10 @@ class ReadModels:
     @classmethod
     def empty(cls) -> ReadModels:
         return cls(ProvidersProjection(), GroupsProjection(), CatalogProjection(), AuthProjection())
+
+    @staticmethod
+    def wants(rec: RecordedEvent) -> bool:
+        return rec.event_type in _FOLDED_TYPES or rec.stream_id.startswith(_FOLDED_STREAMS)
 
     def apply(self, rec: RecordedEvent, event: Event) -> None:
         self.providers.apply(rec, event)
@@ -226,6 +240,8 @@ class TimeTravel:
             for rec in batch:
                 if rec.position > position:
                     break
+                if not models.wants(rec):
+                    continue
                 try:
                     event = codec.decode(rec)
                 except Exception:
