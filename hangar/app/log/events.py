@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import msgspec
 
 from hangar.app.log.ports import MAX_PAGE, EventQuery, LogStore, StreamInfo
-from hangar.app.log.query import matches, public_frame
+from hangar.app.log.query import HIDDEN_TYPES, matches, public_frame
 from hangar.app.ports import RecordedEvent
 from hangar.app.projector import Projector
 from hangar.domain.events import Event
@@ -24,6 +24,10 @@ class Page(msgspec.Struct, frozen=True):
     last_position: int
     """The last position this page examined: where the next page (or a follower) starts."""
     has_more: bool
+
+
+def _shown(q: EventQuery, rec: RecordedEvent) -> bool:
+    return rec.event_type not in HIDDEN_TYPES
 
 
 class _LiveQueue:
@@ -56,9 +60,11 @@ class EventLog:
         after, scanned = q.after, 0
         while True:
             batch = await self._store.read_events(msgspec.structs.replace(q, after=after, limit=limit))
+            # The store applied every filter but the metadata ones and the hidden types.
+            check = matches if q.filters_metadata else _shown
             for rec in batch:
                 after = rec.position
-                if matches(q, rec):
+                if check(q, rec):
                     frames.append(public_frame(rec))
                     if len(frames) == limit:
                         break
