@@ -109,7 +109,7 @@ def main() -> None:
     else:
         t0 = time.perf_counter()
         head = asyncio.run(build(url, args.events))
-        print(f"built {head} events in {time.perf_counter() - t0:.1f} s", flush=True)
+        print(f"built {head} events in {time.perf_counter() - t0:.1f} s in {work}", flush=True)
     cfg = work / "hangar.yaml"
     cfg.write_text("providers: {}\n")
     port = free_port()
