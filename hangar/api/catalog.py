@@ -17,6 +17,7 @@ from litestar.params import Parameter
 
 from hangar.api import as_of as as_of_views
 from hangar.api.deps import command_context, etag
+from hangar.api.paging import Cursor, PageLimit, page_rows, paged, wants_page
 from hangar.api.views import redact_env
 from hangar.app.catalog import (
     AddCatalogEntry,
@@ -145,12 +146,19 @@ class CatalogController(Controller):
         self, services: Services,
         search: Annotated[str | None, Parameter(query="search", max_length=256)] = None,
         tags: Annotated[str | None, Parameter(query="tags", max_length=1024)] = None,
+        limit: PageLimit = None,
+        cursor: Cursor = None,
         as_of: Annotated[str | None, Parameter(max_length=64, description="a position or RFC 3339 time")] = None,
     ) -> dict[str, Any] | Response[dict[str, Any]]:
         wanted = [t for t in (tags or "").split(",") if t.strip()]
         if as_of is not None:
             return await as_of_views.catalog(services, as_of, search, wanted)
-        entries = [entry_body(v) for v in services.catalog_view.search(search, wanted)]
+        rows = services.catalog_view.search(search, wanted)
+        if wants_page(limit, cursor):
+            page = page_rows(services.pager, f"catalog:{search or ''}:{tags or ''}", rows,
+                             lambda v: (v.entry.name.lower(), v.entry_id), limit, cursor)
+            return paged({"entries": [entry_body(v) for v in page.items], "total": len(rows)}, page)
+        entries = [entry_body(v) for v in rows]
         return {"entries": entries, "total": len(entries)}
 
     @post("/", status_code=201, summary="Add a catalog entry")
