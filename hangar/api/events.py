@@ -14,8 +14,13 @@ from litestar.response import Stream
 from hangar.app.log.ports import MAX_PAGE, EventQuery
 from hangar.app.log.query import public_frame
 from hangar.app.services import Services
-from hangar.domain.errors import ValidationError
+from hangar.domain.errors import NotFoundError, ValidationError
 from hangar.domain.events import EVENT_TYPES
+
+
+class StreamNotFoundError(NotFoundError):
+    pass
+
 
 KNOWN_TYPES = frozenset(t.__name__ for t in EVENT_TYPES)
 Text = Annotated[str | None, Parameter(max_length=512)]
@@ -103,6 +108,8 @@ class EventsController(Controller):
     @get("/streams/{stream_id:str}", summary="A stream's version, snapshot version and event count")
     async def stream_info(self, services: Services, stream_id: str) -> dict[str, Any]:
         info = await services.log.events.stream_info(stream_id)
+        if info.version == 0 and info.event_count == 0:
+            raise StreamNotFoundError(f"Stream '{stream_id}' has no events")
         return msgspec.to_builtins(info)
 
     @get("/streams/{stream_id:str}/events", media_type=MediaType.JSON, summary="One stream's events")

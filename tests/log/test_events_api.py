@@ -78,6 +78,8 @@ def test_pages_filter_and_hide_secrets(api: httpx.Client) -> None:
 
     info = api.get(f"/api/streams/provider:{pid}").json()
     assert info["version"] == 6 and info["event_count"] == 6 and info["snapshot_version"] is None
+    missing = api.get(f"/api/streams/provider:never-{pid}")
+    assert missing.status_code == 404 and missing.json()["error"] == "StreamNotFoundError"
     stream_page = api.get(f"/api/streams/provider:{pid}/events", params={"limit": 2}).json()
     assert [e["position"] for e in stream_page["events"]] == positions_of(mine[:2])
     assert stream_page["next_cursor"] == mine[1]["position"]

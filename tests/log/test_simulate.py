@@ -30,8 +30,14 @@ def test_simulated_deny_reports_exactly_the_calls_it_would_block(server: AuthHan
     with server.admin() as admin:
         assert admin.post("/api/providers", json=fixture_provider("sim", MARK)).status_code == 201
         assert admin.post("/api/providers/sim/start").status_code == 200
-        alice = server.client_for(make_key(admin, "alice", "developer"))
-        bob = server.client_for(make_key(admin, "bob", "developer"))
+        alice_key, bob_key = make_key(admin, "alice", "developer"), make_key(admin, "bob", "developer")
+        alice, bob = server.client_for(alice_key), server.client_for(bob_key)
+        # The log shows key creations, never the keys or their digests; a viewer may read it.
+        created = admin.get("/api/events", params={"event_type": "ApiKeyCreated"}).text
+        assert "ApiKeyCreated" in created and "key_hash" not in created
+        assert alice_key not in created and bob_key not in created
+        assert alice.get("/api/events").status_code == 200  # developer holds events:read
+        assert server.client_for(None).get("/api/events").status_code == 401
         start = admin.get("/api/events", params={"from_position": 10**9}).json()  # 200, nothing after
         assert start["events"] == []
         begin = admin.get("/api/auth/principals/alice/tools").json()["as_of"]
