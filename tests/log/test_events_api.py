@@ -201,6 +201,28 @@ def test_ws_resume_delivers_exactly_what_was_missed_then_live(hangar: HangarProc
     asyncio.run(scenario())
 
 
+def test_resume_message_on_a_live_socket(hangar: HangarProcess, api: httpx.Client) -> None:
+    """A socket opened without a position switches to stored-then-live delivery on ``resume``."""
+    pid = f"rm-{uuid.uuid4().hex[:6]}"
+    api.post("/api/providers", json={"provider_id": pid, "mode": "docker", "image": "a:1"})
+    api.put(f"/api/providers/{pid}", json={"description": "x"})
+    mine = positions_of(all_events(api, stream_id=f"provider:{pid}"))
+
+    async def scenario() -> list[int]:
+        async with websockets.connect(ws_url(hangar, "/api/ws/events")) as ws:
+            await ws.send(json.dumps({"resume": mine[0] - 1}))
+            got: list[int] = []
+            while len(got) < 2:
+                msg = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                if msg.get("stream_id") == f"provider:{pid}":
+                    got.append(msg["position"])
+                elif "event_id" not in msg:
+                    assert msg == {"resumed": mine[0] - 1}
+            return got
+
+    assert asyncio.run(scenario()) == mine
+
+
 def test_resume_while_writes_continue_has_no_gap_or_duplicate(hangar: HangarProcess, api: httpx.Client) -> None:
     """The switch from stored to live events happens while a writer keeps appending."""
     tag = f"rw{uuid.uuid4().hex[:6]}"
