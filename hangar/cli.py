@@ -24,28 +24,18 @@ def _prefer_own_interpreter() -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     _prefer_own_interpreter()
 
     from hangar.api.app import create_app
     from hangar.app.auth.bootstrap import refuse_open_bind
+    from hangar.cli_client.serve import listen_address, run
     from hangar.config.loader import load_config
 
     cfg = load_config(args.config)
-    refuse_open_bind(args.host, cfg.auth.enabled, args.insecure)
+    host, port = listen_address(args.host, args.port, cfg)
+    refuse_open_bind(host, cfg.auth.enabled, args.insecure)
     app = create_app(args.config, args.db, config=cfg, reload_on_sighup=True)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        ws="websockets-sansio",
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-    )
+    run(app, host, port)
     return 0
 
 
@@ -170,13 +160,19 @@ def _definitions_import(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hangar", description="Control plane for MCP servers")
+    from hangar.cli_client.register import add_client_subcommands, package_version
+
+    parser = argparse.ArgumentParser(prog="hangar", description="Control plane for MCP servers",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"hangar {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
+    # Everyday commands against a running Hangar over HTTP (providers, call, groups, events, keys, status).
+    add_client_subcommands(sub)
 
     serve = sub.add_parser("serve", help="run the REST/WebSocket API")
     serve.add_argument("--config", default=os.environ.get("HANGAR_CONFIG"), help="YAML config file")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", default=None, help="default: the config file's server.host (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="default: the config file's server.port (8000)")
     serve.add_argument("--db", default=None, help="event store URL (or HANGAR_DB_URL)")
     serve.add_argument("--insecure", action="store_true",
                        help="allow a non-loopback --host while auth is disabled")
@@ -236,6 +232,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command != "serve":
+        from hangar.observability.logging import configure_logging
+
+        # Log lines of offline commands go to stderr: stdout carries only their result (a key).
+        configure_logging("info")
     try:
         code: int = args.func(args)
     except HangarError as exc:

@@ -34,7 +34,9 @@ _ID_RE = re.compile(PROVIDER_ID_PATTERN)
 
 
 class RegisterSourceRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    source_type: SourceTypeField
+    source_type: SourceTypeField | None = None
+    type: SourceTypeField | None = None
+    """A synonym of ``source_type``, the config file's older name for it."""
     mode: ModeField
     enabled: bool = True
     config: dict[str, Any] = {}
@@ -111,11 +113,16 @@ class DiscoveryController(Controller):
     async def register_source(
         self, request: Request, services: Services, data: RegisterSourceRequest
     ) -> Response[dict[str, Any]]:
-        sid = data.source_id or f"{data.source_type}-{uuid.uuid4().hex[:8]}"
+        if data.source_type and data.type and data.source_type != data.type:
+            raise ValidationError(f"source_type '{data.source_type}' and type '{data.type}' disagree")
+        source_type = data.source_type or data.type
+        if source_type is None:
+            raise ValidationError("Object missing required field `source_type`")
+        sid = data.source_id or f"{source_type}-{uuid.uuid4().hex[:8]}"
         if not _ID_RE.match(sid):
             raise ValidationError(f"Invalid source_id '{sid}': use 1-64 letters, digits, '_' or '-'")
         await services.bus.execute(
-            RegisterSource(source_id=sid, source_type=data.source_type, mode=data.mode, enabled=data.enabled,
+            RegisterSource(source_id=sid, source_type=source_type, mode=data.mode, enabled=data.enabled,
                            config=data.config),
             command_context(request),
         )

@@ -129,6 +129,15 @@ ROUTE_PERMISSIONS: dict[str, str] = {
     "GET /api/tools": "providers:read",
     "GET /registry/{registry_name}/v0.1/servers": "catalog:read",
     "GET /registry/{registry_name}/v0.1/servers/{rest}": "catalog:read",
+    # --- probes and the dashboard (the page itself holds no data; its API calls need a key) ----
+    "GET /health/live": PUBLIC,
+    "GET /health/ready": PUBLIC,
+    "GET /": PUBLIC,
+    "GET /ui": PUBLIC,
+    "GET /ui/{file_path}": PUBLIC,
+    "HEAD /ui/{file_path}": PUBLIC,
+    "GET /ui/vendor/swagger/{file_path}": PUBLIC,
+    "HEAD /ui/vendor/swagger/{file_path}": PUBLIC,
     # --- generated API documentation -----------------------------------------------------------
     "GET /schema": "system:read",
     "GET /schema/openapi.json": "system:read",

@@ -12,6 +12,7 @@ from hangar.api.definitions import DefinitionsController
 from hangar.api.discovery import DiscoveryController
 from hangar.api.events import EventsController
 from hangar.api.groups import GroupController
+from hangar.api.health import live, ready
 from hangar.api.log_insight import LogInsightController
 from hangar.api.maintenance import MaintenanceController
 from hangar.api.mcp_front import mcp_endpoint
@@ -22,6 +23,7 @@ from hangar.api.registry import RegistryAdminController, ServersController, Skil
 from hangar.api.system import SystemController
 from hangar.api.tools import ToolsController
 from hangar.api.ws import events_stream, state_stream
+from hangar.ui import ui_route_handlers
 
 ROUTE_HANDLERS: list[Any] = [
     ProviderController,
@@ -46,6 +48,10 @@ ROUTE_HANDLERS: list[Any] = [
     ToolsController,
     DefinitionsController,
     ServersController,
+    # --- operator-facing: probes, dashboard, offline schema assets
+    live,
+    ready,
+    *ui_route_handlers(),
     # the log as a product
     EventsController,
     LogInsightController,

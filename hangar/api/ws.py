@@ -11,6 +11,7 @@ from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import Parameter
 
+from hangar.api.guard import accepted_subprotocol
 from hangar.api.ws_resume import parse_message, serve_resumable
 from hangar.app.hub import Subscriber
 from hangar.app.services import Services
@@ -75,7 +76,7 @@ async def stream(socket: WebSocket, sub: Subscriber) -> int | None:
 
 
 async def _serve(socket: WebSocket, services: Services, event_types: list[str] | None) -> int | None:
-    await socket.accept()
+    await socket.accept(subprotocols=accepted_subprotocol(socket.scope))
     sub = services.hub.subscribe(event_types=event_types)
     try:
         return await stream(socket, sub)
@@ -94,7 +95,7 @@ async def events_stream(
     """Every domain event as one flat JSON frame; send a filter object to narrow it.
     ``?from_position=N`` or a ``{"resume": N}`` message: stored events after N first, then live."""
     if from_position is not None:
-        await socket.accept()
+        await socket.accept(subprotocols=accepted_subprotocol(socket.scope))
         await serve_resumable(socket, services, from_position)
         return
     resume = await _serve(socket, services, None)

@@ -39,6 +39,7 @@ from hangar.config.loader import to_spec
 from hangar.config.schema import HangarConfig
 from hangar.observability.history import MetricsHistory
 from hangar.observability.metrics import InstrumentedStore, Metrics
+from hangar.observability.tracing import command_span
 
 log = structlog.get_logger("hangar")
 
@@ -63,7 +64,7 @@ class Services:
         self.projector = Projector(store, [self.streams, self.providers, self.groups])
         self.hub = EventHub(config.websocket.queue_size)
         self.projector.add_listener(self.hub)
-        self.bus = CommandBus(self.instance_id)
+        self.bus = CommandBus(self.instance_id, span=command_span)
         self.repo = provider_repository(
             store, self.projector.wait_for, config.event_store.snapshot_every, self.streams.version
         )
