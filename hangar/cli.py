@@ -50,17 +50,13 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _config_request(
-    args: argparse.Namespace, path: str, body: dict[str, object] | None, method: str = "POST",
-    params: dict[str, object] | None = None,
-) -> dict[str, object]:
-    """A request to a running Hangar; a refusal is printed with the server's message."""
+def _config_request(args: argparse.Namespace, path: str, body: dict[str, object] | None) -> dict[str, object]:
+    """POST to a running Hangar; a refusal is printed with the server's message."""
     import httpx
 
     headers = {"X-API-Key": args.api_key} if args.api_key else {}
     try:
-        r = httpx.request(method, args.url.rstrip("/") + path, json=body, params=params,  # type: ignore[arg-type]
-                          headers=headers, timeout=args.timeout)
+        r = httpx.post(args.url.rstrip("/") + path, json=body, headers=headers, timeout=args.timeout)
     except httpx.HTTPError as exc:
         raise HangarError(f"cannot reach {args.url}: {exc}") from None
     try:
@@ -224,9 +220,6 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the running Hangar (or HANGAR_URL)")
         p.add_argument("--api-key", default=os.environ.get("HANGAR_API_KEY"), help="or HANGAR_API_KEY")
         p.add_argument("--timeout", type=float, default=120.0)
-    from hangar.cli_log import add_commands  # events, diff, as-of
-
-    add_commands(sub)
     return parser
 
 
