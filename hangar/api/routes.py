@@ -16,6 +16,7 @@ from hangar.api.observability import ObservabilityController, prometheus_metrics
 from hangar.api.provider_runtime import ProviderRuntimeController, provider_logs_stream
 from hangar.api.providers import ProviderController
 from hangar.api.system import SystemController
+from hangar.api.v1beta.router import toolhive_router
 from hangar.api.ws import events_stream, state_stream
 
 ROUTE_HANDLERS: list[Any] = [
@@ -35,4 +36,6 @@ ROUTE_HANDLERS: list[Any] = [
     prometheus_metrics,
     events_stream,
     state_stream,
+    # ToolHive's API at /api/v1beta (docs/toolhive.md)
+    toolhive_router(),
 ]

@@ -1,0 +1,55 @@
+"""Wiring of the ToolHive vocabulary: built once by the services, with explicit collaborators."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hangar.app.bus import CommandBus, CommandContext
+from hangar.app.codec import EventMetadata
+from hangar.app.lifecycle import Lifecycle
+from hangar.app.ports import EventStore
+from hangar.app.projections.groups import GroupsProjection
+from hangar.app.projections.providers import ProvidersProjection
+from hangar.app.secrets import SecretBox
+from hangar.app.toolhive.clients import ClientFiles, clients_repository
+from hangar.app.toolhive.projection import ToolhiveProjection
+from hangar.app.toolhive.registries import RegistrySources, sources_repository
+from hangar.app.toolhive.secrets import SecretVault, vault_repository
+from hangar.app.toolhive.skills import Skills, skills_repository
+from hangar.app.toolhive.workloads import Workloads
+from hangar.config.schema import ClientsConfig, RegistriesConfig
+
+
+class ToolhiveModule:
+    def __init__(
+        self, store: EventStore, wait_for: Callable[[int], Any], bus: CommandBus, snapshot_every: int,
+        providers: ProvidersProjection, groups: GroupsProjection, lifecycle: Lifecycle, box: SecretBox,
+        clients: ClientsConfig, registries: RegistriesConfig,
+        metadata: Callable[[CommandContext], EventMetadata],
+    ) -> None:
+        self.clients_config = clients
+        self.view = ToolhiveProjection()
+        self.secrets = SecretVault(vault_repository(store, wait_for, snapshot_every), box, self.view,
+                                   providers, lifecycle)
+        self.secrets.register_with(bus)
+        lifecycle.resolve_refs = self.secrets.resolve
+        self.clients = ClientFiles(clients_repository(store, wait_for, snapshot_every), self.home)
+        self.clients.register_with(bus)
+        self.registries = RegistrySources(sources_repository(store, wait_for, snapshot_every), bus, self.view,
+                                          registries.refresh_interval_s)
+        self.registries.register_with(bus)
+        self.skills = Skills(skills_repository(store, wait_for, snapshot_every), self.home)
+        self.skills.register_with(bus)
+        self.workloads = Workloads(bus, store, providers, groups, metadata)
+
+    def home(self) -> Path:
+        return Path(self.clients_config.home).expanduser()
+
+    def start(self) -> None:
+        self.registries.start()
+
+    async def close(self) -> None:
+        await self.registries.close()
+        await self.workloads.close()
