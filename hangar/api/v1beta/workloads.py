@@ -26,6 +26,11 @@ ALL = Annotated[bool, Parameter(query="all")]
 GROUP = Annotated[str | None, Parameter(query="group")]
 
 
+def accepted() -> Response[bytes]:
+    """ToolHive's 202 body: a JSON string."""
+    return Response(b'"accepted"', status_code=202, media_type=MediaType.JSON)
+
+
 def base_url(request: Request, services: Services) -> str:
     return (services.config.clients.public_url or str(request.base_url)).rstrip("/")
 
@@ -97,22 +102,22 @@ class WorkloadsController(Controller):
         return {"results": [check_upgrade(v, services.catalog_view) for v in views]}
 
     @post("/stop", status_code=202, summary="Stop workloads by names or group (background)")
-    async def bulk_stop(self, request: Request, services: Services, data: BulkRequest) -> Response[str]:
+    async def bulk_stop(self, request: Request, services: Services, data: BulkRequest) -> Response[bytes]:
         return self._bulk(request, services, "stop", data)
 
     @post("/restart", status_code=202, summary="Restart workloads by names or group (background)")
-    async def bulk_restart(self, request: Request, services: Services, data: BulkRequest) -> Response[str]:
+    async def bulk_restart(self, request: Request, services: Services, data: BulkRequest) -> Response[bytes]:
         return self._bulk(request, services, "restart", data)
 
     @post("/delete", status_code=202, summary="Delete workloads by names or group (background)")
-    async def bulk_delete(self, request: Request, services: Services, data: BulkRequest) -> Response[str]:
+    async def bulk_delete(self, request: Request, services: Services, data: BulkRequest) -> Response[bytes]:
         return self._bulk(request, services, "delete", data)
 
     @staticmethod
-    def _bulk(request: Request, services: Services, operation: str, data: BulkRequest) -> Response[str]:
+    def _bulk(request: Request, services: Services, operation: str, data: BulkRequest) -> Response[bytes]:
         w = services.toolhive.workloads
         w.start_bulk(operation, w.targets(data), command_context(request))
-        return Response("accepted", status_code=202, media_type=MediaType.JSON)
+        return accepted()
 
     @get("/{name:str}", summary="A workload's configuration (createRequest)")
     async def get_workload(self, services: Services, name: str) -> dict[str, Any]:
@@ -130,10 +135,10 @@ class WorkloadsController(Controller):
         return out
 
     @delete("/{name:str}", status_code=202, summary="Delete a workload")
-    async def delete_workload(self, request: Request, services: Services, name: str) -> Response[str]:
+    async def delete_workload(self, request: Request, services: Services, name: str) -> Response[bytes]:
         services.toolhive.workloads.view(name)
         await services.toolhive.workloads.run("delete", name, command_context(request))
-        return Response("accepted", status_code=202, media_type=MediaType.JSON)
+        return accepted()
 
     @post("/{name:str}/edit", status_code=200, summary="Update a workload's configuration")
     async def edit_workload(
@@ -143,14 +148,14 @@ class WorkloadsController(Controller):
         return {"name": name, "port": port_of(request)}
 
     @post("/{name:str}/stop", status_code=202, summary="Stop a workload")
-    async def stop_workload(self, request: Request, services: Services, name: str) -> Response[str]:
+    async def stop_workload(self, request: Request, services: Services, name: str) -> Response[bytes]:
         await services.toolhive.workloads.run("stop", name, command_context(request))
-        return Response("accepted", status_code=202, media_type=MediaType.JSON)
+        return accepted()
 
     @post("/{name:str}/restart", status_code=202, summary="Restart a workload")
-    async def restart_workload(self, request: Request, services: Services, name: str) -> Response[str]:
+    async def restart_workload(self, request: Request, services: Services, name: str) -> Response[bytes]:
         await services.toolhive.workloads.run("restart", name, command_context(request))
-        return Response("accepted", status_code=202, media_type=MediaType.JSON)
+        return accepted()
 
     @get("/{name:str}/status", summary="A workload's status, derived from the provider state")
     async def workload_status(self, services: Services, name: str) -> dict[str, str]:

@@ -9,7 +9,6 @@ value only when the process starts. Rotating a secret restarts the running provi
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Mapping
 
 import msgspec
@@ -20,7 +19,7 @@ from hangar.app.codec import EventMetadata
 from hangar.app.lifecycle import Lifecycle
 from hangar.app.projections.providers import ProvidersProjection
 from hangar.app.repository import Repository
-from hangar.app.secrets import SecretBox
+from hangar.app.secrets import SECRET_REFERENCE, SecretBox
 from hangar.app.toolhive.projection import ToolhiveProjection
 from hangar.domain.errors import NotFoundError, ValidationError
 from hangar.domain.provider import RUNNING_STATES
@@ -29,7 +28,7 @@ from hangar.domain.toolhive import NotWritableError, SecretsVault
 
 log = structlog.get_logger("hangar.secrets")
 
-REFERENCE = re.compile(r"\$\{secret:([A-Za-z0-9][A-Za-z0-9_.-]*)\}")
+REFERENCE = SECRET_REFERENCE
 VAULT_ID = "default"
 ENV_PREFIX = "TOOLHIVE_SECRET_"
 

@@ -173,8 +173,11 @@ class Workloads:
             raise ProviderNotFoundError(name)
         return v
 
-    def require_group(self, group: str) -> None:
+    def require_group(self, group: str, *, in_body: bool = False) -> None:
+        """A group named in a body is a bad request (400); one in the path or query is 404."""
         if group and group != DEFAULT_GROUP and self.groups.get(group) is None:
+            if in_body:
+                raise ValidationError(f"group '{group}' does not exist")
             raise GroupNotFoundError(group)
 
     def members(self, group: str) -> list[str]:
@@ -184,14 +187,14 @@ class Workloads:
     async def create(self, req: WorkloadRequest, ctx: CommandContext) -> str:
         if not req.name:
             raise ValidationError("'name' is required")
-        self.require_group(req.group)
+        self.require_group(req.group, in_body=True)
         await self.bus.execute(RegisterProvider(provider_id=req.name, spec=to_spec(req)), ctx)
         await self._move(req.name, req.group or DEFAULT_GROUP, ctx)
         return req.name
 
     async def edit(self, name: str, req: WorkloadRequest, ctx: CommandContext) -> None:
         current = self.view(name).spec
-        self.require_group(req.group)
+        self.require_group(req.group, in_body=True)
         spec = to_spec(req, current)
         if spec.mode != current.mode:
             raise ValidationError(f"workload '{name}' cannot change from {current.mode} to {spec.mode}")
@@ -222,6 +225,7 @@ class Workloads:
         if (req.names is None) == (req.group is None):
             raise ValidationError("give exactly one of 'names' or 'group'")
         if req.group is not None:
+            self.require_group(req.group, in_body=True)
             return self.members(req.group)
         unknown = [n for n in req.names or [] if self.providers.get(n) is None]
         if unknown:
