@@ -119,11 +119,12 @@ class RegistryController(Controller):
         return Response(None, status_code=204)
 
     @post("/{name:str}/refresh", status_code=200, summary="Re-read a registered source now")
-    async def refresh(self, request: Request, services: Services, name: str) -> dict[str, Any]:
+    async def refresh(self, request: Request, services: Services, name: str) -> dict[str, str]:
+        """ToolHive answers a map of strings."""
         if name == DEFAULT_REGISTRY:
-            return {"message": "the catalog is always current", "server_count": len(services.catalog_view.entries)}
+            return {"message": "the catalog is always current", "server_count": str(len(services.catalog_view.entries))}
         count = await services.bus.execute(RefreshRegistrySource(name=name), command_context(request))
-        return {"message": "registry refreshed", "server_count": count}
+        return {"message": "registry refreshed", "server_count": str(count)}
 
     @get("/{name:str}/servers", summary="A registry's servers")
     async def servers(self, services: Services, name: str) -> dict[str, Any]:
