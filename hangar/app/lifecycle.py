@@ -104,8 +104,9 @@ class Lifecycle:
                 except HangarError as exc:
                     # The reason names the missing secret, never a value; no retry can help.
                     h.wanted = False
-                    await self.repo.execute(pid, lambda p: p.record_start_failed(exc.message, 1), meta)
-                    raise ProviderUnavailableError(f"Provider '{pid}' failed to start: {exc.message}") from None
+                    reason = exc.message
+                    await self.repo.execute(pid, lambda p: p.record_start_failed(reason, 1), meta)
+                    raise ProviderUnavailableError(f"Provider '{pid}' failed to start: {reason}") from None
             started = time.perf_counter()
             conn = self.connector.connect(
                 pid, spec,

@@ -15,7 +15,9 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def hangar(tmp_path_factory: pytest.TempPathFactory, home: Path, request: pytest.FixtureRequest) -> Iterator[HangarProcess]:
+def hangar(
+    tmp_path_factory: pytest.TempPathFactory, home: Path, request: pytest.FixtureRequest
+) -> Iterator[HangarProcess]:
     """One server per module, its clients' home directory a temporary one."""
     work = Path(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]))
     cfg = work / "hangar.yaml"

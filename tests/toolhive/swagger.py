@@ -53,7 +53,7 @@ def check(r: httpx.Response) -> httpx.Response:
     content = responses[str(r.status_code)].get("content")
     if not content or r.status_code == 204:
         return r
-    media, spec = next(iter(content.items()))
+    spec = next(iter(content.values()))
     schema = spec["schema"]
     body: Any = r.text if schema.get("type") == "string" and "json" not in r.headers.get("content-type", "") \
         else r.json()

@@ -3,13 +3,17 @@ response is checked against ToolHive's pinned OpenAPI document."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 
 import httpx
+import websockets
+
 from tests.support import STDIO_FIXTURE, HangarProcess, pids_with_mark, wait_until
 from tests.toolhive.swagger import check, check_as
 
@@ -25,7 +29,7 @@ FILES = {
 def test_register_writes_each_clients_file_keeps_foreign_entries_and_is_idempotent(
     hangar: HangarProcess, api: httpx.Client, home: Path
 ) -> None:
-    for client, (rel, key) in FILES.items():
+    for rel, key in FILES.values():
         path = home / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({key: {"mine": FOREIGN}, "theme": "dark"}))
@@ -51,7 +55,7 @@ def test_register_writes_each_clients_file_keeps_foreign_entries_and_is_idempote
     # Unregister removes only Hangar's entry.
     assert check(api.post(f"{V}/clients/unregister", json={"names": ["cursor", "vscode"]})).status_code == 204
     assert check(api.delete(f"{V}/clients/claude-code")).status_code == 204
-    for client, (rel, key) in FILES.items():
+    for rel, key in FILES.values():
         doc = json.loads((home / rel).read_text())
         assert doc[key] == {"mine": FOREIGN} and doc["theme"] == "dark"
     assert check(api.get(f"{V}/clients")).json() == []
@@ -89,12 +93,45 @@ def test_client_bad_input_changes_nothing(api: httpx.Client, home: Path) -> None
     assert check(api.get(f"{V}/clients")).json() == before
 
 
+class FrameRecorder(threading.Thread):
+    """Every frame of ``/api/ws/events`` (unfiltered) while a scenario runs."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url, self.frames = url, list[str]()
+        self.ready, self.done = threading.Event(), threading.Event()
+
+    def run(self) -> None:
+        asyncio.run(self._record())
+
+    async def _record(self) -> None:
+        async with websockets.connect(self.url) as ws:
+            await ws.send("{}")
+            await ws.recv()
+            self.ready.set()
+            while not self.done.is_set():
+                try:
+                    self.frames.append(str(await asyncio.wait_for(ws.recv(), 0.2)))
+                except TimeoutError:
+                    continue
+
+    def __enter__(self) -> FrameRecorder:
+        self.start()
+        assert self.ready.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.join(10)
+
+
 def test_secrets_are_sealed_resolved_at_start_and_never_shown(hangar: HangarProcess, api: httpx.Client) -> None:
     value = f"s3cret-{uuid.uuid4().hex}"
     rotated = f"r0tated-{uuid.uuid4().hex}"
     # Before set-up: 404.
     assert check(api.get(f"{V}/secrets/default")).status_code == 404
     assert check(api.post(f"{V}/secrets/default/keys", json={"key": "K", "value": "v"})).status_code == 404
+    frames = FrameRecorder(hangar.base.replace("http://", "ws://") + "/api/ws/events").__enter__()
     assert check(api.post(f"{V}/secrets", json={"provider_type": "encrypted"})).status_code == 201
     assert check(api.get(f"{V}/secrets/default")).json()["capabilities"]["can_write"] is True
     assert check(api.post(f"{V}/secrets/default/keys", json={"key": "api-key", "value": value})).status_code == 201
@@ -129,6 +166,9 @@ def test_secrets_are_sealed_resolved_at_start_and_never_shown(hangar: HangarProc
     seen.append(events)
     seen.append(api.post("/api/config/export", json={}).text)
     check(api.post(f"{V}/workloads/{n}/stop"))
+    frames.__exit__()
+    assert any("SecretStored" in f for f in frames.frames) and any("secret_rotated:api-key" in f for f in frames.frames)
+    seen += frames.frames
     hangar.stop()
     logs = hangar.log_path.read_text()
     stored = b"".join(p.read_bytes() for p in hangar.workdir.glob("hangar.db*"))

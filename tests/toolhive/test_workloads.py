@@ -49,7 +49,9 @@ def test_version_and_health(api: httpx.Client) -> None:
     assert r.status_code == 204 and r.content == b""
 
 
-def test_created_workload_is_a_provider_served_alone_and_in_the_aggregate(hangar: HangarProcess, api: httpx.Client) -> None:
+def test_created_workload_is_a_provider_served_alone_and_in_the_aggregate(
+    hangar: HangarProcess, api: httpx.Client
+) -> None:
     n, mark = name(), uuid.uuid4().hex
 
     async def scenario() -> list[dict[str, object]]:
@@ -88,7 +90,7 @@ def test_created_workload_is_a_provider_served_alone_and_in_the_aggregate(hangar
         return frames
 
     frames = asyncio.run(scenario())
-    assert [f["event_type"] for f in frames][0] == "ProviderRegistered"
+    assert frames[0]["event_type"] == "ProviderRegistered"
     assert status(api, n) == "running"
     assert check(api.delete(f"{V}/workloads/{n}")).status_code == 202
     assert wait_until(lambda: not pids_with_mark(mark))

@@ -50,7 +50,9 @@ def checked(services: Services, clients: list[str], groups: list[str]) -> list[s
     return list(dict.fromkeys(clients))
 
 
-async def register(request: Request, services: Services, clients: list[str], groups: list[str]) -> list[dict[str, Any]]:
+async def register(
+    request: Request, services: Services, clients: list[str], groups: list[str]
+) -> list[dict[str, Any]]:
     groups = groups or [DEFAULT_GROUP]
     checked(services, clients, groups)
     url, headers, ctx = base_url(request, services) + "/mcp", auth_headers(request, services), command_context(request)
@@ -72,7 +74,9 @@ class ClientsController(Controller):
         return (await register(request, services, [data.name] if data.name else [], data.groups))[0]
 
     @post("/register", status_code=200, summary="Register several clients")
-    async def register_many(self, request: Request, services: Services, data: BulkClientRequest) -> list[dict[str, Any]]:
+    async def register_many(
+        self, request: Request, services: Services, data: BulkClientRequest
+    ) -> list[dict[str, Any]]:
         return await register(request, services, data.names, data.groups)
 
     @post("/unregister", status_code=204, summary="Unregister several clients (removes only Hangar's entry)")

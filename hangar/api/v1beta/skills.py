@@ -70,7 +70,7 @@ class SkillsController(Controller):
         if not data.path or not Path(data.path).is_absolute():
             raise ValidationError("'path' must be an absolute path")
         report, _ = validate_dir(Path(data.path))
-        return msgspec.to_builtins(report)  # type: ignore[no-any-return]
+        return msgspec.to_builtins(report)
 
     @get("/{name:str}", summary="One installed skill")
     async def get_skill(self, services: Services, name: str) -> dict[str, Any]:

@@ -78,8 +78,8 @@ class RegistrySources:
             raise ValidationError("give exactly one of 'url' or 'local_path'")
         if cmd.url and not cmd.url.startswith(("http://", "https://")):
             raise ValidationError("'url' must be http(s)")
-        kind, source = ("url", cmd.url) if cmd.url else ("file", str(Path(cmd.local_path).expanduser()))
-        if kind == "file" and not Path(source).is_absolute():
+        kind, source = ("url", cmd.url) if cmd.url else ("file", cmd.local_path)
+        if kind == "file" and not source.startswith("/"):
             raise ValidationError("'local_path' must be absolute")
         await self.repo.execute(cmd.name, lambda r: r.save(kind, source, create=cmd.create), meta)
         # A new source is read at once; a failure is recorded and reported, the source kept.
@@ -99,10 +99,11 @@ class RegistrySources:
             doc = await self._fetch(agg.s.kind, agg.s.source)
             fmt, entries = parse_document(doc)
         except HangarError as exc:
-            await self.repo.execute(cmd.name, lambda r: r.refresh_failed(exc.message), meta)
+            error = exc.message
+            await self.repo.execute(cmd.name, lambda r: r.refresh_failed(error), meta)
             if quiet:
                 return 0
-            raise RegistryUnavailableError(f"registry '{cmd.name}' could not be refreshed: {exc.message}") from None
+            raise RegistryUnavailableError(f"registry '{cmd.name}' could not be refreshed: {error}") from None
         version = str(doc.get("version", "")) if isinstance(doc, dict) else ""
         await self.repo.execute(cmd.name, lambda r: r.refreshed(fmt, version, entries), meta)
         return len(entries)
