@@ -3,18 +3,16 @@ response is checked against ToolHive's pinned OpenAPI document."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
-import threading
 import uuid
 from pathlib import Path
 
 import httpx
-import websockets
 
 from tests.support import STDIO_FIXTURE, HangarProcess, pids_with_mark, wait_until
+from tests.toolhive.frames import FrameRecorder
 from tests.toolhive.swagger import check, check_as
 
 V = "/api/v1beta"
@@ -93,38 +91,6 @@ def test_client_bad_input_changes_nothing(api: httpx.Client, home: Path) -> None
     assert check(api.get(f"{V}/clients")).json() == before
 
 
-class FrameRecorder(threading.Thread):
-    """Every frame of ``/api/ws/events`` (unfiltered) while a scenario runs."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__(daemon=True)
-        self.url, self.frames = url, list[str]()
-        self.ready, self.done = threading.Event(), threading.Event()
-
-    def run(self) -> None:
-        asyncio.run(self._record())
-
-    async def _record(self) -> None:
-        async with websockets.connect(self.url) as ws:
-            await ws.send("{}")
-            await ws.recv()
-            self.ready.set()
-            while not self.done.is_set():
-                try:
-                    self.frames.append(str(await asyncio.wait_for(ws.recv(), 0.2)))
-                except TimeoutError:
-                    continue
-
-    def __enter__(self) -> FrameRecorder:
-        self.start()
-        assert self.ready.wait(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.done.set()
-        self.join(10)
-
-
 def test_secrets_are_sealed_resolved_at_start_and_never_shown(hangar: HangarProcess, api: httpx.Client) -> None:
     value = f"s3cret-{uuid.uuid4().hex}"
     rotated = f"r0tated-{uuid.uuid4().hex}"
@@ -177,6 +143,9 @@ def test_secrets_are_sealed_resolved_at_start_and_never_shown(hangar: HangarProc
         assert secret not in logs
         assert secret.encode() not in stored
     hangar.start()
+    # The read model rebuilt from the log after the restart holds the same state.
+    assert check(api.get(f"{V}/secrets/default/keys")).json()["keys"] == [{"key": "api-key"}]
+    assert check(api.get(f"{V}/workloads/{n}/export")).json()["secrets"] == ["api-key,target=SERVICE_TOKEN"]
 
 
 def test_secrets_environment_provider_is_read_only(api: httpx.Client) -> None:

@@ -13,6 +13,7 @@ import websockets
 from mcp import Client
 
 from tests.support import STDIO_FIXTURE, HangarProcess, pids_with_mark, wait_until
+from tests.toolhive.frames import FrameRecorder
 from tests.toolhive.swagger import check
 
 V = "/api/v1beta"
@@ -43,10 +44,30 @@ def status(api: httpx.Client, n: str) -> str:
     return str(check(api.get(f"{V}/workloads/{n}/status")).json()["status"])
 
 
-def test_version_and_health(api: httpx.Client) -> None:
+def test_version_health_and_every_route_in_the_openapi(api: httpx.Client) -> None:
     assert check(api.get(f"{V}/version")).json()["version"]
     r = check(api.get("/health"))
     assert r.status_code == 204 and r.content == b""
+    paths = api.get("/schema/openapi.json").json()["paths"]
+    for p in ("/api/v1beta/workloads", "/api/v1beta/workloads/{name}/export", "/api/v1beta/groups/{name}",
+              "/api/v1beta/clients/register", "/api/v1beta/discovery/clients", "/api/v1beta/secrets/default/keys/{key}",
+              "/api/v1beta/registry/{name}/refresh", "/api/v1beta/skills/validate", "/api/v1beta/version", "/health"):
+        assert p in paths, p
+
+
+def test_upgrade_check_compares_with_the_catalog_offline(api: httpx.Client) -> None:
+    entry = {"name": f"img-{uuid.uuid4().hex[:6]}", "description": "an image", "image": "ghcr.io/example/up:2.0",
+             "env_vars": [{"name": "NEEDED", "required": True, "description": "x"}]}
+    assert api.post("/api/catalog", json=entry).status_code == 201
+    n = name()
+    check(api.post(f"{V}/workloads", json={"name": n, "image": "ghcr.io/example/up:1.0"}))
+    result = check(api.get(f"{V}/workloads/{n}/upgrade-check")).json()["result"]
+    assert result["status"] == "upgrade-available" and result["candidate_image"] == "ghcr.io/example/up:2.0"
+    assert [v["name"] for v in result["env_var_drift"]["added"]] == ["NEEDED"]
+    assert check(api.post(f"{V}/workloads/{n}/upgrade", json={})).json()["result"]["status"] == "up-to-date"
+    assert api.get(f"/api/providers/{n}").json()["config"]["image"] == "ghcr.io/example/up:2.0"
+    assert check(api.get(f"{V}/workloads/{n}/upgrade-check")).json()["result"]["status"] == "up-to-date"
+    check(api.delete(f"{V}/workloads/{n}"))
 
 
 def test_created_workload_is_a_provider_served_alone_and_in_the_aggregate(
@@ -120,7 +141,7 @@ def test_export_round_trips_into_create_and_edit_changes_the_provider(api: httpx
     assert wait_until(lambda: api.get(f"/api/providers/{copy}").status_code == 404)
 
 
-def test_bulk_stop_by_group_stops_every_member_in_the_background(api: httpx.Client) -> None:
+def test_bulk_stop_by_group_stops_every_member_in_the_background(hangar: HangarProcess, api: httpx.Client) -> None:
     g = name("g")
     assert check(api.post(f"{V}/groups", json={"name": g})).status_code == 201
     marks = {name(): uuid.uuid4().hex for _ in range(2)}
@@ -131,10 +152,15 @@ def test_bulk_stop_by_group_stops_every_member_in_the_background(api: httpx.Clie
     listed = check(api.get(f"{V}/workloads", params={"group": g})).json()["workloads"]
     assert sorted(w["name"] for w in listed) == sorted(marks) and {w["status"] for w in listed} == {"running"}
     assert check(api.get(f"{V}/groups/{g}")).json()["name"] == g
-    r = check(api.post(f"{V}/workloads/stop", json={"group": g}))
-    assert r.status_code == 202
-    assert wait_until(lambda: all(status(api, n) == "stopped" for n in marks), 20)
-    assert wait_until(lambda: not any(pids_with_mark(m) for m in marks.values()))
+    with FrameRecorder(hangar.base.replace("http://", "ws://") + "/api/ws/events") as frames:
+        r = check(api.post(f"{V}/workloads/stop", json={"group": g}))
+        assert r.status_code == 202
+        assert wait_until(lambda: all(status(api, n) == "stopped" for n in marks), 20)
+        assert wait_until(lambda: not any(pids_with_mark(m) for m in marks.values()))
+        # Each workload's outcome is an event.
+        assert wait_until(lambda: sum("WorkloadOperationCompleted" in f for f in frames.frames) == len(marks))
+    outcomes = [json.loads(f) for f in frames.frames if "WorkloadOperationCompleted" in f]
+    assert {(o["workload"], o["operation"], o["outcome"]) for o in outcomes} == {(n, "stop", "done") for n in marks}
     assert check(api.get(f"{V}/workloads", params={"group": g})).json()["workloads"] == []
     # Deleting the group with its workloads removes them; the default group cannot be deleted.
     assert check(api.delete(f"{V}/groups/{g}", params={"with-workloads": "true"})).status_code == 204
