@@ -157,7 +157,7 @@ class Services:
 
         self.toolhive = ToolhiveModule(
             store, self.projector.wait_for, self.bus, config.event_store.snapshot_every, self.providers,
-            self.groups, self.lifecycle, self.secrets, config.clients, config.registries,
+            self.groups, self.catalog_view, self.lifecycle, self.secrets, config.clients, config.registries,
             lambda ctx: ctx.metadata(new_id(), self.instance_id),
         )
         self.projector.projections.append(self.toolhive.view)

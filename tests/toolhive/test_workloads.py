@@ -68,6 +68,15 @@ def test_upgrade_check_compares_with_the_catalog_offline(api: httpx.Client) -> N
     assert api.get(f"/api/providers/{n}").json()["config"]["image"] == "ghcr.io/example/up:2.0"
     assert check(api.get(f"{V}/workloads/{n}/upgrade-check")).json()["result"]["status"] == "up-to-date"
     check(api.delete(f"{V}/workloads/{n}"))
+    # A workload resolved from a registry entry takes its image; required variables must be given.
+    r = check(api.post(f"{V}/workloads", json={"name": name(), "registry": "default", "server": entry["name"]}))
+    assert r.status_code == 400 and "NEEDED" in r.text
+    m = name()
+    check(api.post(f"{V}/workloads", json={"name": m, "registry": "default", "server": entry["name"],
+                                          "env_vars": {"NEEDED": "yes"}}))
+    assert api.get(f"/api/providers/{m}").json()["config"]["image"] == "ghcr.io/example/up:2.0"
+    assert check(api.post(f"{V}/workloads", json={"name": name(), "server": "nope"})).status_code == 400
+    check(api.delete(f"{V}/workloads/{m}"))
 
 
 def test_created_workload_is_a_provider_served_alone_and_in_the_aggregate(
@@ -205,3 +214,21 @@ def test_bad_input_gets_toolhive_4xx_and_changes_nothing(api: httpx.Client) -> N
         assert r.text.strip(), (method, path)
         check(r)
     assert api.get("/api/providers").json() == before
+
+
+def test_malformed_bodies_are_400_on_every_route_that_takes_one(api: httpx.Client) -> None:
+    routes = [("POST", "/workloads"), ("POST", "/workloads/x/edit"), ("POST", "/workloads/stop"),
+              ("POST", "/workloads/restart"), ("POST", "/workloads/delete"), ("POST", "/groups"),
+              ("POST", "/clients"), ("POST", "/clients/register"), ("POST", "/clients/unregister"),
+              ("POST", "/secrets"), ("POST", "/secrets/default/keys"), ("PUT", "/secrets/default/keys/k"),
+              ("POST", "/registry"), ("PUT", "/registry/x"), ("POST", "/skills"), ("POST", "/skills/validate")]
+    before = {p: api.get(V + p).text for p in ("/workloads?all=true", "/groups", "/clients", "/registry", "/skills")}
+    for method, path in routes:
+        for bad in (b"{not json", b'{"names": 5, "name": 7, "key": [], "value": {}, "path": 1, "url": 2}'):
+            r = api.request(method, V + path, content=bad, headers={"content-type": "application/json"})
+            assert r.status_code == 400, (method, path, bad, r.status_code, r.text)
+            if path.startswith("/registry"):
+                assert r.json()["code"] == "bad_request" and r.json()["message"]
+            else:
+                assert r.headers["content-type"].startswith("text/plain") and r.text.strip()
+    assert {p: api.get(V + p).text for p in before} == before

@@ -10,22 +10,25 @@ from hangar.app.bus import CommandBus, CommandContext
 from hangar.app.codec import EventMetadata
 from hangar.app.lifecycle import Lifecycle
 from hangar.app.ports import EventStore
+from hangar.app.projections.catalog import CatalogProjection
 from hangar.app.projections.groups import GroupsProjection
 from hangar.app.projections.providers import ProvidersProjection
 from hangar.app.secrets import SecretBox
 from hangar.app.toolhive.clients import ClientFiles, clients_repository
 from hangar.app.toolhive.projection import ToolhiveProjection
-from hangar.app.toolhive.registries import RegistrySources, sources_repository
+from hangar.app.toolhive.registries import DEFAULT_REGISTRY, RegistrySources, sources_repository
 from hangar.app.toolhive.secrets import SecretVault, vault_repository
 from hangar.app.toolhive.skills import Skills, skills_repository
 from hangar.app.toolhive.workloads import Workloads
 from hangar.config.schema import ClientsConfig, RegistriesConfig
+from hangar.domain.catalog_events import CatalogEntryData
 
 
 class ToolhiveModule:
     def __init__(
         self, store: EventStore, wait_for: Callable[[int], Any], bus: CommandBus, snapshot_every: int,
-        providers: ProvidersProjection, groups: GroupsProjection, lifecycle: Lifecycle, box: SecretBox,
+        providers: ProvidersProjection, groups: GroupsProjection, catalog: CatalogProjection,
+        lifecycle: Lifecycle, box: SecretBox,
         clients: ClientsConfig, registries: RegistriesConfig,
         metadata: Callable[[CommandContext], EventMetadata],
     ) -> None:
@@ -42,7 +45,15 @@ class ToolhiveModule:
         self.registries.register_with(bus)
         self.skills = Skills(skills_repository(store, wait_for, snapshot_every), self.home)
         self.skills.register_with(bus)
-        self.workloads = Workloads(bus, store, providers, groups, metadata)
+        self.catalog = catalog
+        self.workloads = Workloads(bus, store, providers, groups, metadata, self.find_server)
+
+    def find_server(self, registry: str, server: str) -> CatalogEntryData | None:
+        if registry == DEFAULT_REGISTRY:
+            eid = self.catalog.by_name.get(server)
+            return self.catalog.entries[eid].entry if eid in self.catalog.entries else None
+        src = self.view.sources.get(registry)
+        return next((e for e in src.servers if e.name == server), None) if src is not None else None
 
     def home(self) -> Path:
         return Path(self.clients_config.home).expanduser()

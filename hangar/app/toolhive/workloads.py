@@ -22,6 +22,8 @@ from hangar.app.projections.groups import GroupsProjection
 from hangar.app.projections.providers import ProvidersProjection, ProviderView
 from hangar.app.providers import DeregisterProvider, RegisterProvider, UpdateProvider
 from hangar.app.secrets import is_sealed, secret_names
+from hangar.domain.catalog import deploy_spec
+from hangar.domain.catalog_events import CatalogEntryData
 from hangar.domain.errors import GroupNotFoundError, HangarError, ProviderNotFoundError, ValidationError
 from hangar.domain.group_events import GroupMember
 from hangar.domain.provider_spec import ProviderSpec
@@ -60,6 +62,8 @@ class WorkloadRequest(msgspec.Struct, kw_only=True):
     volumes: list[str] = []
     tools: list[str] = []
     tools_filter: list[str] = []
+    registry: str = ""
+    server: str = ""
 
     def args(self) -> list[str]:
         return list(self.cmd_arguments if self.cmd_arguments is not None else self.cmd_args or [])
@@ -159,7 +163,10 @@ class Workloads:
     def __init__(
         self, bus: CommandBus, store: EventStore, providers: ProvidersProjection, groups: GroupsProjection,
         metadata: Callable[[CommandContext], EventMetadata],
+        find_server: Callable[[str, str], CatalogEntryData | None] = lambda registry, server: None,
     ) -> None:
+        self.find_server = find_server
+        """A registry's server by name (``default`` is the catalog)."""
         self.bus = bus
         self.store = store
         self.providers = providers
@@ -188,9 +195,22 @@ class Workloads:
         if not req.name:
             raise ValidationError("'name' is required")
         self.require_group(req.group, in_body=True)
-        await self.bus.execute(RegisterProvider(provider_id=req.name, spec=to_spec(req)), ctx)
+        await self.bus.execute(RegisterProvider(provider_id=req.name, spec=self._spec(req)), ctx)
         await self._move(req.name, req.group or DEFAULT_GROUP, ctx)
         return req.name
+
+    def _spec(self, req: WorkloadRequest) -> ProviderSpec:
+        """From the request, or (``registry`` + ``server``, no image or url) from that registry's
+        entry, the request's env and secrets over its defaults."""
+        if not req.server or req.image or req.url or req.remote_url:
+            return to_spec(req)
+        entry = self.find_server(req.registry or DEFAULT_GROUP, req.server)
+        if entry is None:
+            raise ValidationError(f"server '{req.server}' not found in registry '{req.registry or 'default'}'")
+        overrides: dict[str, Any] = {"volumes": list(req.volumes)} if req.volumes else {}
+        if req.args():
+            entry = msgspec.structs.replace(entry, args=req.args())
+        return deploy_spec(entry, {**req.env_vars, **req.secret_env()}, overrides)
 
     async def edit(self, name: str, req: WorkloadRequest, ctx: CommandContext) -> None:
         current = self.view(name).spec
