@@ -9,17 +9,15 @@ import pytest
 from tests.support import HangarProcess
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return Path(tmp_path_factory.mktemp("home"))
 
 
-@pytest.fixture(scope="module")
-def hangar(
-    tmp_path_factory: pytest.TempPathFactory, home: Path, request: pytest.FixtureRequest
-) -> Iterator[HangarProcess]:
-    """One server per module, its clients' home directory a temporary one."""
-    work = Path(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]))
+@pytest.fixture(scope="package")
+def hangar(tmp_path_factory: pytest.TempPathFactory, home: Path) -> Iterator[HangarProcess]:
+    """One server for the package (start-up is the dearest part), its clients' home a temporary one."""
+    work = Path(tmp_path_factory.mktemp("toolhive"))
     cfg = work / "hangar.yaml"
     cfg.write_text(f"providers: {{}}\nclients:\n  home: {home}\nregistries:\n  refresh_interval_s: 0\n")
     proc = HangarProcess(work, config=cfg).start()
@@ -29,7 +27,7 @@ def hangar(
         proc.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def api(hangar: HangarProcess) -> Iterator[httpx.Client]:
     with hangar.client() as client:
         yield client
