@@ -8,18 +8,15 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import mcp_types as types
-import msgspec
 from litestar.types import Receive, Scope, Send
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from hangar.api.errors import ErrorBody
 from hangar.api.mcp_provider import PROVIDER_KEY
-from hangar.api.mcp_server import PRINCIPAL_KEY
+from hangar.api.mcp_server import PRINCIPAL_KEY, call_result
 from hangar.api.system import package_version
 from hangar.app.bus import CommandContext
 from hangar.app.invoke import InvokeTool
@@ -77,19 +74,5 @@ class ProviderMcpServer:
         pid, principal = self._scope(ctx)
         if not self.front.access.visible(principal, pid, params.name, False):
             raise MCPError(code=INVALID_PARAMS, message=f"Unknown tool: {params.name}")
-        try:
-            res = await self.services.bus.execute(
-                InvokeTool(provider_id=pid, tool=params.name, arguments=dict(params.arguments or {})),
-                CommandContext(principal=principal),
-            )
-        except HangarError as exc:
-            body = ErrorBody(error=exc.error_type, message=exc.message, status_code=exc.status_code)
-            out: dict[str, Any] = {"content": [{"type": "text", "text": f"{exc.error_type}: {exc.message}"}],
-                                   "structuredContent": msgspec.to_builtins(body), "isError": True}
-        else:
-            out = {"content": res.result, "isError": res.is_error}
-            if res.structured_content is not None:
-                out["structuredContent"] = res.structured_content
-        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
-            out["resultType"] = "complete"
-        return out  # type: ignore[return-value]
+        cmd = InvokeTool(provider_id=pid, tool=params.name, arguments=dict(params.arguments or {}))
+        return await call_result(ctx, self.services.bus.execute(cmd, CommandContext(principal=principal)))

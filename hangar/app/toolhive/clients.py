@@ -102,16 +102,6 @@ class UnregisterClient(msgspec.Struct, frozen=True, kw_only=True):
     """None: every group (the whole registration)."""
 
 
-def clients_repository(
-    store: Any, wait_for: Callable[[int], Any], snapshot_every: int
-) -> Repository[ClientRegistration]:
-    return Repository(
-        store, wait_for, kind="Client", stream_prefix="clients:", new=ClientRegistration,
-        from_snapshot=ClientRegistration.from_snapshot,  # type: ignore[arg-type]
-        snapshot_every=snapshot_every,
-    )
-
-
 class ClientFiles:
     def __init__(self, repo: Repository[ClientRegistration], home: Callable[[], Path]) -> None:
         self.repo = repo

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hangar.app.bus import CommandBus, CommandContext
 from hangar.app.codec import EventMetadata
@@ -13,15 +13,19 @@ from hangar.app.ports import EventStore
 from hangar.app.projections.catalog import CatalogProjection
 from hangar.app.projections.groups import GroupsProjection
 from hangar.app.projections.providers import ProvidersProjection
+from hangar.app.repository import Repository
 from hangar.app.secrets import SecretBox
-from hangar.app.toolhive.clients import ClientFiles, clients_repository
+from hangar.app.toolhive.clients import ClientFiles
 from hangar.app.toolhive.projection import ToolhiveProjection
-from hangar.app.toolhive.registries import DEFAULT_REGISTRY, RegistrySources, sources_repository
-from hangar.app.toolhive.secrets import SecretVault, vault_repository
-from hangar.app.toolhive.skills import Skills, skills_repository
+from hangar.app.toolhive.registries import DEFAULT_REGISTRY, RegistrySources
+from hangar.app.toolhive.secrets import SecretVault
+from hangar.app.toolhive.skills import Skills
 from hangar.app.toolhive.workloads import Workloads
 from hangar.config.schema import ClientsConfig, RegistriesConfig
 from hangar.domain.catalog_events import CatalogEntryData
+from hangar.domain.toolhive import ClientRegistration, InstalledSkill, RegistrySource, SecretsVault
+
+A = TypeVar("A", SecretsVault, ClientRegistration, RegistrySource, InstalledSkill)
 
 
 class ToolhiveModule:
@@ -34,16 +38,21 @@ class ToolhiveModule:
     ) -> None:
         self.clients_config = clients
         self.view = ToolhiveProjection()
-        self.secrets = SecretVault(vault_repository(store, wait_for, snapshot_every), box, self.view,
-                                   providers, lifecycle)
+
+        def repo(cls: type[A], kind: str, prefix: str) -> Repository[A]:
+            return Repository(store, wait_for, kind=kind, stream_prefix=prefix, new=cls,
+                              from_snapshot=cls.from_snapshot,  # type: ignore[arg-type]
+                              snapshot_every=snapshot_every)
+
+        self.secrets = SecretVault(repo(SecretsVault, "SecretsVault", "secrets:"), box, self.view, providers, lifecycle)
         self.secrets.register_with(bus)
         lifecycle.resolve_refs = self.secrets.resolve
-        self.clients = ClientFiles(clients_repository(store, wait_for, snapshot_every), self.home)
+        self.clients = ClientFiles(repo(ClientRegistration, "Client", "clients:"), self.home)
         self.clients.register_with(bus)
-        self.registries = RegistrySources(sources_repository(store, wait_for, snapshot_every), bus, self.view,
+        self.registries = RegistrySources(repo(RegistrySource, "Registry", "registry:"), bus, self.view,
                                           registries.refresh_interval_s)
         self.registries.register_with(bus)
-        self.skills = Skills(skills_repository(store, wait_for, snapshot_every), self.home)
+        self.skills = Skills(repo(InstalledSkill, "Skill", "skill:"), self.home)
         self.skills.register_with(bus)
         self.catalog = catalog
         self.workloads = Workloads(bus, store, providers, groups, metadata, self.find_server)

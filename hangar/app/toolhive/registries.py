@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +45,6 @@ class RemoveRegistrySource(msgspec.Struct, frozen=True, kw_only=True):
 
 class RefreshRegistrySource(msgspec.Struct, frozen=True, kw_only=True):
     name: str
-
-
-def sources_repository(store: Any, wait_for: Callable[[int], Any], snapshot_every: int) -> Repository[RegistrySource]:
-    return Repository(
-        store, wait_for, kind="Registry", stream_prefix="registry:", new=RegistrySource,
-        from_snapshot=RegistrySource.from_snapshot,  # type: ignore[arg-type]
-        snapshot_every=snapshot_every,
-    )
 
 
 class RegistrySources:

@@ -9,7 +9,7 @@ value only when the process starts. Rotating a secret restarts the running provi
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import msgspec
 import structlog
@@ -59,14 +59,6 @@ class DeleteSecret(msgspec.Struct, frozen=True):
 
 def references(spec: ProviderSpec) -> set[str]:
     return {m for v in spec.env.values() for m in REFERENCE.findall(v)}
-
-
-def vault_repository(store: object, wait_for: Callable[[int], object], snapshot_every: int) -> Repository[SecretsVault]:
-    return Repository(
-        store, wait_for, kind="SecretsVault", stream_prefix="secrets:",  # type: ignore[arg-type]
-        new=SecretsVault, from_snapshot=SecretsVault.from_snapshot,  # type: ignore[arg-type]
-        snapshot_every=snapshot_every,
-    )
 
 
 class SecretVault:

@@ -108,14 +108,6 @@ class RemoveSkill(msgspec.Struct, frozen=True, kw_only=True):
     name: str
 
 
-def skills_repository(store: Any, wait_for: Callable[[int], Any], snapshot_every: int) -> Repository[InstalledSkill]:
-    return Repository(
-        store, wait_for, kind="Skill", stream_prefix="skill:", new=InstalledSkill,
-        from_snapshot=InstalledSkill.from_snapshot,  # type: ignore[arg-type]
-        snapshot_every=snapshot_every,
-    )
-
-
 class Skills:
     def __init__(self, repo: Repository[InstalledSkill], home: Callable[[], Path]) -> None:
         self.repo = repo
