@@ -232,3 +232,25 @@ def test_malformed_bodies_are_400_on_every_route_that_takes_one(api: httpx.Clien
             else:
                 assert r.headers["content-type"].startswith("text/plain") and r.text.strip()
     assert {p: api.get(V + p).text for p in before} == before
+
+
+def test_both_vocabularies_see_the_same_providers_and_groups(api: httpx.Client) -> None:
+    p, g = name("rest"), name("lb")
+    assert api.post("/api/providers", json={"provider_id": p, "mode": "subprocess",
+                                            "command": [sys.executable, str(STDIO_FIXTURE)]}).status_code == 201
+    row = next(w for w in check(api.get(f"{V}/workloads", params={"all": "true"})).json()["workloads"]
+               if w["name"] == p)
+    assert row["group"] == "default" and row["status"] == "stopped" and row["package"] == f"cmd://{sys.executable}"
+    # A load-balancing group made over /api is a ToolHive group; its member is that group's workload.
+    assert api.post("/api/groups", json={"group_id": g, "strategy": "random"}).status_code == 201
+    assert api.post(f"/api/groups/{g}/members", json={"member_id": p}).status_code in (200, 201)
+    assert check(api.get(f"{V}/groups/{g}")).json()["name"] == g
+    assert [w["name"] for w in check(api.get(f"{V}/workloads", params={"all": "true", "group": g})).json()[
+        "workloads"]] == [p]
+    # Editing the workload's group over v1beta moves it: it stays in exactly one group.
+    exported = check(api.get(f"{V}/workloads/{p}/export")).json()
+    check(api.post(f"{V}/workloads/{p}/edit", json=exported | {"group": "default"}))
+    assert api.get(f"/api/groups/{g}").json()["members"] == []
+    check(api.delete(f"{V}/groups/{g}"))
+    assert api.get(f"/api/groups/{g}").status_code == 404
+    check(api.delete(f"{V}/workloads/{p}"))
