@@ -31,8 +31,11 @@ def test_register_writes_each_clients_file_keeps_foreign_entries_and_is_idempote
         path = home / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({key: {"mine": FOREIGN}, "theme": "dark"}))
-    r = check(api.post(f"{V}/clients/register", json={"names": list(FILES)}))
-    assert sorted(c["name"] for c in r.json()) == sorted(FILES)
+    with FrameRecorder(hangar.base.replace("http://", "ws://") + "/api/ws/events") as frames:
+        r = check(api.post(f"{V}/clients/register", json={"names": list(FILES)}))
+        assert sorted(c["name"] for c in r.json()) == sorted(FILES)
+        # Registration is an event, one per client.
+        assert wait_until(lambda: sum("ClientRegistered" in f for f in frames.frames) == len(FILES))
     first = {}
     for client, (rel, key) in FILES.items():
         doc = json.loads((home / rel).read_text())
