@@ -139,6 +139,32 @@ def _catalog_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _definitions_export(args: argparse.Namespace) -> int:
+    """Definitions of a running Hangar into a local directory, one YAML file per resource."""
+    from pathlib import Path
+
+    from hangar.api.definitions import write_dir
+
+    files = _config_request(args, "/api/config/export?format=bundle", None)["files"]
+    assert isinstance(files, dict)
+    write_dir(Path(args.directory), {str(k): str(v) for k, v in files.items()})
+    print(f"{len(files)} files written to {args.directory}")
+    return 0
+
+
+def _definitions_import(args: argparse.Namespace) -> int:
+    """A local directory of definitions into a running Hangar (uploaded as a bundle)."""
+    import json
+    from pathlib import Path
+
+    from hangar.api.definitions import read_dir
+
+    files = read_dir(Path(args.directory))
+    payload = _config_request(args, f"/api/config/import?strategy={args.strategy}", {"files": files})
+    print(json.dumps(payload, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hangar", description="Control plane for MCP servers")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -186,7 +212,14 @@ def build_parser() -> argparse.ArgumentParser:
     export_p = cfg_sub.add_parser("export", help="print the current state as a config file")
     export_p.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")
     export_p.set_defaults(func=_config_export)
-    for p in (reload_p, export_p):
+    def_export = sub.add_parser("export", help="write a running Hangar's definitions as YAML files")
+    def_export.add_argument("directory", help="local directory (its YAML files are replaced)")
+    def_export.set_defaults(func=_definitions_export)
+    def_import = sub.add_parser("import", help="import a directory of YAML definitions into a running Hangar")
+    def_import.add_argument("directory", help="local directory written by 'hangar export'")
+    def_import.add_argument("--strategy", default="seed_only", choices=["seed_only", "overwrite_conflicts"])
+    def_import.set_defaults(func=_definitions_import)
+    for p in (reload_p, export_p, def_export, def_import):
         p.add_argument("--url", default=os.environ.get("HANGAR_URL", "http://127.0.0.1:8000"),
                        help="the running Hangar (or HANGAR_URL)")
         p.add_argument("--api-key", default=os.environ.get("HANGAR_API_KEY"), help="or HANGAR_API_KEY")

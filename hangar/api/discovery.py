@@ -11,6 +11,8 @@ from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import Parameter
 
 from hangar.api.deps import command_context, etag
+from hangar.api.paging import Cursor, PageLimit, page_rows, paged, wants_page
+from hangar.api.preconditions import refuse_existing
 from hangar.api.views import redact_env
 from hangar.app.discovery import (
     ApproveCandidate,
@@ -135,6 +137,7 @@ class DiscoveryController(Controller):
         self, request: Request, services: Services, source_id: str, data: UpdateSourceRequest | None = None
     ) -> Response[dict[str, Any]]:
         body = data or UpdateSourceRequest()
+        refuse_existing(request, source_id in services.discovery_view.sources, f"Source '{source_id}'")
         version = await services.bus.execute(
             UpdateSource(source_id=source_id, mode=body.mode, enabled=body.enabled, config=body.config),
             command_context(request),
@@ -162,25 +165,34 @@ class DiscoveryController(Controller):
         return Response({"source_id": source_id, "enabled": data.enabled}, headers={"ETag": etag(version)})
 
     @get("/pending", summary="Discovered providers waiting for approval")
-    async def pending(self, services: Services) -> dict[str, Any]:
-        items = [
-            candidate_body(c)
+    async def pending(self, services: Services, limit: PageLimit = None, cursor: Cursor = None) -> dict[str, Any]:
+        rows = [
+            (v.source_id, name, c)
             for v in sorted(services.discovery_view.sources.values(), key=lambda v: v.source_id)
-            for _, c in sorted(v.pending.items())
+            for name, c in sorted(v.pending.items())
         ]
-        return {"pending": items}
+        if wants_page(limit, cursor):
+            page = page_rows(services.pager, "discovery:pending", rows, lambda r: (r[0], r[1]), limit, cursor)
+            return paged({"pending": [candidate_body(r[2]) for r in page.items]}, page)
+        return {"pending": [candidate_body(r[2]) for r in rows]}
 
     @get("/quarantined", summary="Discovered providers that failed vetting, with the reasons")
-    async def quarantined(self, services: Services) -> dict[str, Any]:
+    async def quarantined(self, services: Services, limit: PageLimit = None, cursor: Cursor = None) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for v in sorted(services.discovery_view.sources.values(), key=lambda v: v.source_id):
-            for name, c in sorted(v.quarantined.items()):
-                key = name if name not in out else f"{name}@{v.source_id}"
-                out[key] = {
-                    "provider": candidate_body(c), "reason": "; ".join(c.reasons), "reasons": c.reasons,
-                    "quarantine_time": c.since, "source_id": v.source_id,
-                }
-        return {"quarantined": out}
+        rows = [(v.source_id, name, c)
+                for v in sorted(services.discovery_view.sources.values(), key=lambda v: v.source_id)
+                for name, c in sorted(v.quarantined.items())]
+        page = None
+        if wants_page(limit, cursor):
+            page = page_rows(services.pager, "discovery:quarantined", rows, lambda r: (r[0], r[1]), limit, cursor)
+            rows = page.items
+        for source_id, name, c in rows:
+            key = name if name not in out else f"{name}@{source_id}"
+            out[key] = {
+                "provider": candidate_body(c), "reason": "; ".join(c.reasons), "reasons": c.reasons,
+                "quarantine_time": c.since, "source_id": source_id,
+            }
+        return {"quarantined": out} if page is None else paged({"quarantined": out}, page)
 
     @post("/approve/{name:str}", status_code=200, summary="Approve a pending or quarantined provider")
     async def approve(

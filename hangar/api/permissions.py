@@ -73,6 +73,7 @@ ROUTE_PERMISSIONS: dict[str, str] = {
     "GET /api/config/diff": "config:read",
     "POST /api/config/export": "config:read",
     "POST /api/config/reload": "config:reload",
+    "POST /api/config/import": "config:write",
     "POST /api/config/backup": "config:write",
     # --- observability -------------------------------------------------------------------------
     "GET /api/observability/metrics": "metrics:read",
@@ -155,6 +156,18 @@ ROUTE_PERMISSIONS: dict[str, str] = {
     "POST /api/v1beta/skills/validate": "skills:read",
     "GET /api/v1beta/skills/{name}": "skills:read",
     "DELETE /api/v1beta/skills/{name}": "skills:write",
+    # --- registries Hangar serves (/registry/{name}/v0.1) --------------------------------------
+    "GET /registry/{registry_name}/v0.1/x/dev.toolhive/skills": "skills:read",
+    "POST /registry/{registry_name}/v0.1/x/dev.toolhive/skills": "skills:publish",
+    "GET /registry/{registry_name}/v0.1/x/dev.toolhive/skills/{namespace}/{name}": "skills:read",
+    "GET /registry/{registry_name}/v0.1/x/dev.toolhive/skills/{namespace}/{name}/versions": "skills:read",
+    "GET /registry/{registry_name}/v0.1/x/dev.toolhive/skills/{namespace}/{name}/versions/{version}": "skills:read",
+    "DELETE /registry/{registry_name}/v0.1/x/dev.toolhive/skills/{namespace}/{name}/versions/{version}":
+        "skills:publish",
+    "POST /api/registries/{registry_name}/skills/import": "skills:publish",
+    "GET /api/tools": "providers:read",
+    "GET /registry/{registry_name}/v0.1/servers": "catalog:read",
+    "GET /registry/{registry_name}/v0.1/servers/{rest}": "catalog:read",
     # --- generated API documentation -----------------------------------------------------------
     "GET /schema": "system:read",
     "GET /schema/openapi.json": "system:read",

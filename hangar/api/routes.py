@@ -8,6 +8,7 @@ from hangar.api.audit import AuditController
 from hangar.api.auth import AuthController
 from hangar.api.catalog import CatalogController
 from hangar.api.config import ConfigController
+from hangar.api.definitions import DefinitionsController
 from hangar.api.discovery import DiscoveryController
 from hangar.api.groups import GroupController
 from hangar.api.maintenance import MaintenanceController
@@ -15,7 +16,9 @@ from hangar.api.mcp_front import mcp_endpoint
 from hangar.api.observability import ObservabilityController, prometheus_metrics
 from hangar.api.provider_runtime import ProviderRuntimeController, provider_logs_stream
 from hangar.api.providers import ProviderController
+from hangar.api.registry import RegistryAdminController, ServersController, SkillsController
 from hangar.api.system import SystemController
+from hangar.api.tools import ToolsController
 from hangar.api.v1beta.router import toolhive_router
 from hangar.api.ws import events_stream, state_stream
 
@@ -36,6 +39,12 @@ ROUTE_HANDLERS: list[Any] = [
     prometheus_metrics,
     events_stream,
     state_stream,
+    # registries Hangar serves (/registry/{name}/v0.1)
+    SkillsController,
+    RegistryAdminController,
+    ToolsController,
+    DefinitionsController,
+    ServersController,
     # ToolHive's API at /api/v1beta (docs/toolhive.md)
     toolhive_router(),
 ]

@@ -89,6 +89,7 @@ class Services:
         self.projector.projections.append(self.config_sync.projection)
         self._wire_discovery_and_catalog(store, config)
         self._wire_toolhive(store, config)
+        self._wire_registries(store, config)
         self.alerts = Alerts(self)
         self.metrics.bind(self)
         obs = config.observability
@@ -161,6 +162,17 @@ class Services:
             lambda ctx: ctx.metadata(new_id(), self.instance_id),
         )
         self.projector.projections.append(self.toolhive.view)
+    def _wire_registries(self, store: EventStore, config: HangarConfig) -> None:
+        """Skills registry, cursor signing (registries, tools API, paging)."""
+        from hangar.api.paging import Pager
+        from hangar.app.skills import SkillsProjection, skills_registry
+
+        self.pager = Pager()
+        self.skills_view = SkillsProjection()
+        self.projector.projections.append(self.skills_view)
+        self.skills = skills_registry(store, self.projector.wait_for, self.skills_view,
+                                      config.event_store.snapshot_every)
+        self.skills.register_with(self.bus)
 
     def _config_dir(self) -> Path | None:
         return Path(self.config_path).resolve().parent if self.config_path else None
