@@ -88,8 +88,8 @@ class Services:
         self.config_sync.add_section(self.group_module.section)
         self.projector.projections.append(self.config_sync.projection)
         self._wire_discovery_and_catalog(store, config)
-        self._wire_toolhive(store, config)
         self._wire_registries(store, config)
+        self._wire_toolhive(store, config)
         self.alerts = Alerts(self)
         self.metrics.bind(self)
         obs = config.observability
@@ -158,7 +158,8 @@ class Services:
 
         self.toolhive = ToolhiveModule(
             store, self.projector.wait_for, self.bus, config.event_store.snapshot_every, self.providers,
-            self.groups, self.catalog_view, self.lifecycle, self.secrets, config.clients, config.registries,
+            self.groups, self.catalog_view, self.skills_view, self.lifecycle, self.secrets, config.clients,
+            config.registries,
             lambda ctx: ctx.metadata(new_id(), self.instance_id),
         )
         self.projector.projections.append(self.toolhive.view)

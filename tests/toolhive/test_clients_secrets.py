@@ -251,3 +251,20 @@ def test_skills_install_from_path_and_git_validate_and_delete(api: httpx.Client,
         check(r)
     assert check(api.delete(f"{V}/skills/pdf-tools")).status_code == 204
     assert not (home / ".claude/skills/pdf-tools").exists()
+
+
+def test_skill_installs_by_name_from_hangars_skills_registry(api: httpx.Client, home: Path, tmp_path: Path) -> None:
+    repo = tmp_path / "skills-repo"
+    _skill(repo / "skills" / "lint-helper", "lint-helper")
+    for cmd in (["init", "-q", "-b", "main"], ["add", "."],
+                ["-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "s"], ["tag", "v1.0.0"]):
+        subprocess.run(["git", *cmd], cwd=repo, check=True)
+    published = {"namespace": "io.example", "name": "lint-helper", "description": "Lints", "version": "1.0.0",
+                 "packages": [{"registryType": "git", "url": f"file://{repo}", "ref": "v1.0.0",
+                               "subfolder": "skills/lint-helper"}]}
+    assert api.post("/registry/default/v0.1/x/dev.toolhive/skills", json=published).status_code == 201
+    r = check(api.post(f"{V}/skills", json={"name": "io.example/lint-helper", "clients": ["claude-code"]}))
+    assert r.json()["skill"]["reference"] == "io.example/lint-helper"
+    assert (home / ".claude/skills/lint-helper/SKILL.md").is_file()
+    assert check(api.post(f"{V}/skills", json={"name": "io.example/absent"})).status_code == 404
+    check(api.delete(f"{V}/skills/lint-helper"))

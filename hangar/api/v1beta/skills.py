@@ -61,7 +61,7 @@ class SkillsController(Controller):
             raise ValidationError("'name' is required")
         if data.scope != "user":
             raise ValidationError("only user-scoped installs are served")
-        cmd = InstallSkill(source=data.name, clients=data.clients, force=data.force)
+        cmd = InstallSkill(source=data.name, clients=data.clients, force=data.force, version=data.version)
         name = await services.bus.execute(cmd, command_context(request))
         return {"skill": installed(view(services, name))}
 

@@ -15,11 +15,12 @@ from hangar.app.projections.groups import GroupsProjection
 from hangar.app.projections.providers import ProvidersProjection
 from hangar.app.repository import Repository
 from hangar.app.secrets import SecretBox
+from hangar.app.skills import SkillsProjection
 from hangar.app.toolhive.clients import ClientFiles
 from hangar.app.toolhive.projection import ToolhiveProjection
 from hangar.app.toolhive.registries import DEFAULT_REGISTRY, RegistrySources
 from hangar.app.toolhive.secrets import SecretVault
-from hangar.app.toolhive.skills import Skills
+from hangar.app.toolhive.skills import GitSource, Skills
 from hangar.app.toolhive.workloads import Workloads
 from hangar.config.schema import ClientsConfig, RegistriesConfig
 from hangar.domain.catalog_events import CatalogEntryData
@@ -32,7 +33,7 @@ class ToolhiveModule:
     def __init__(
         self, store: EventStore, wait_for: Callable[[int], Any], bus: CommandBus, snapshot_every: int,
         providers: ProvidersProjection, groups: GroupsProjection, catalog: CatalogProjection,
-        lifecycle: Lifecycle, box: SecretBox,
+        published_skills: SkillsProjection, lifecycle: Lifecycle, box: SecretBox,
         clients: ClientsConfig, registries: RegistriesConfig,
         metadata: Callable[[CommandContext], EventMetadata],
     ) -> None:
@@ -52,7 +53,8 @@ class ToolhiveModule:
         self.registries = RegistrySources(repo(RegistrySource, "Registry", "registry:"), bus, self.view,
                                           registries.refresh_interval_s)
         self.registries.register_with(bus)
-        self.skills = Skills(repo(InstalledSkill, "Skill", "skill:"), self.home)
+        self.published_skills = published_skills
+        self.skills = Skills(repo(InstalledSkill, "Skill", "skill:"), self.home, self.find_skill)
         self.skills.register_with(bus)
         self.catalog = catalog
         self.workloads = Workloads(bus, store, providers, groups, metadata, self.find_server)
@@ -63,6 +65,24 @@ class ToolhiveModule:
             return self.catalog.entries[eid].entry if eid in self.catalog.entries else None
         src = self.view.sources.get(registry)
         return next((e for e in src.servers if e.name == server), None) if src is not None else None
+
+    def find_skill(self, name: str, version: str) -> GitSource | None:
+        """A skill published in Hangar's default skills registry (``namespace/name``, or a name
+        only one namespace holds): the git package of the wanted (else latest) version."""
+        view = self.published_skills
+        if "/" in name:
+            namespace, _, short = name.rpartition("/")
+        else:
+            spaces = [ns for ns, n in view.keys.get(DEFAULT_REGISTRY, []) if n == name]
+            if len(spaces) != 1:
+                return None
+            namespace, short = spaces[0], name
+        found = (view.versions_of(DEFAULT_REGISTRY, namespace, short).get(version) if version
+                 else view.latest(DEFAULT_REGISTRY, namespace, short))
+        for p in (found.packages or []) if found is not None else []:
+            if p.registry_type == "git" and p.url:
+                return GitSource(p.url, p.ref or p.commit or "", p.subfolder or "")
+        return None
 
     def home(self) -> Path:
         return Path(self.clients_config.home).expanduser()

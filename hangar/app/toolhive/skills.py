@@ -10,7 +10,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import msgspec
@@ -102,6 +102,19 @@ class InstallSkill(msgspec.Struct, frozen=True, kw_only=True):
     source: str
     clients: list[str] = []
     force: bool = False
+    version: str = ""
+
+
+class GitSource(msgspec.Struct, frozen=True):
+    """Where a skill published in Hangar's skills registry lives."""
+
+    url: str
+    ref: str = ""
+    subfolder: str = ""
+
+
+SkillLookup = Callable[[str, str], GitSource | None]
+"""``(name, version)`` → the git package of that skill in Hangar's skills registry."""
 
 
 class RemoveSkill(msgspec.Struct, frozen=True, kw_only=True):
@@ -109,9 +122,12 @@ class RemoveSkill(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Skills:
-    def __init__(self, repo: Repository[InstalledSkill], home: Callable[[], Path]) -> None:
+    def __init__(
+        self, repo: Repository[InstalledSkill], home: Callable[[], Path], lookup: SkillLookup = lambda n, v: None,
+    ) -> None:
         self.repo = repo
         self.home = home
+        self.lookup = lookup
 
     def register_with(self, bus: CommandBus) -> None:
         bus.register(InstallSkill, self.install)
@@ -128,7 +144,7 @@ class Skills:
         for c in clients:
             self.target(c, "x")
         with tempfile.TemporaryDirectory(prefix="hangar-skill-") as tmp:
-            folder = await fetch_source(cmd.source, Path(tmp))
+            folder = await fetch_source(cmd.source, Path(tmp), lambda name: self.lookup(name, cmd.version))
             report, skill = validate_dir(folder)
             if skill is None:
                 raise ValidationError("invalid skill: " + "; ".join(report.errors))
@@ -160,29 +176,45 @@ class Skills:
         await self.repo.execute(cmd.name, lambda s: s.remove(), meta)
 
 
-async def fetch_source(source: str, tmp: Path) -> Path:
-    """The skill folder named by a local path or a git URL (cloned into ``tmp``)."""
-    if source.startswith(("file://", "https://", "http://", "git@", "ssh://")) or source.endswith(".git"):
-        dest = tmp / "repo"
-        proc = await asyncio.create_subprocess_exec(
-            "git", "clone", "--quiet", "--depth", "1", source, str(dest),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-            env={"GIT_TERMINAL_PROMPT": "0", "PATH": "/usr/bin:/bin:/usr/local/bin"},
-        )
-        try:
-            _, err = await asyncio.wait_for(proc.communicate(), GIT_TIMEOUT_S)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-            raise ValidationError(f"cloning {source} timed out") from None
-        if proc.returncode != 0:
-            first = err.decode(errors="replace").strip().splitlines()
-            raise ValidationError(f"cannot clone {source}: {first[-1] if first else 'git failed'}")
-        return dest
+def _is_git_url(source: str) -> bool:
+    return source.startswith(("file://", "https://", "http://", "git@", "ssh://")) or source.endswith(".git")
+
+
+async def fetch_source(source: str, tmp: Path, lookup: Callable[[str], GitSource | None]) -> Path:
+    """The skill folder named by a local path, a git URL (cloned into ``tmp``) or a name
+    published in Hangar's skills registry (its git package is cloned)."""
+    if _is_git_url(source):
+        return await clone(source, "", tmp)
     path = Path(source)
-    if not path.is_absolute():
-        raise NotFoundError(f"skill '{source}' not found (give an absolute path or a git URL)")
-    return path
+    if path.is_absolute():
+        return path
+    found = lookup(source)
+    if found is None:
+        raise NotFoundError(f"skill '{source}' not found (give a registry name, an absolute path or a git URL)")
+    sub = PurePosixPath(found.subfolder)
+    if sub.is_absolute() or ".." in sub.parts:
+        raise ValidationError(f"skill '{source}' names a subfolder outside its repository")
+    return (await clone(found.url, found.ref, tmp)) / sub
+
+
+async def clone(source: str, ref: str, tmp: Path) -> Path:
+    dest = tmp / "repo"
+    branch = ["--branch", ref] if ref else []
+    proc = await asyncio.create_subprocess_exec(
+        "git", "clone", "--quiet", "--depth", "1", *branch, source, str(dest),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        env={"GIT_TERMINAL_PROMPT": "0", "PATH": "/usr/bin:/bin:/usr/local/bin"},
+    )
+    try:
+        _, err = await asyncio.wait_for(proc.communicate(), GIT_TIMEOUT_S)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise ValidationError(f"cloning {source} timed out") from None
+    if proc.returncode != 0:
+        first = err.decode(errors="replace").strip().splitlines()
+        raise ValidationError(f"cannot clone {source}: {first[-1] if first else 'git failed'}")
+    return dest
 
 
 __all__ = ["SKILL_CLIENTS", "HangarError", "InstallSkill", "RemoveSkill", "Skills", "validate_dir"]
