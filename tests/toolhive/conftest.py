@@ -19,7 +19,7 @@ def hangar(tmp_path_factory: pytest.TempPathFactory, home: Path) -> Iterator[Han
     """One server for the package (start-up is the dearest part), its clients' home a temporary one."""
     work = Path(tmp_path_factory.mktemp("toolhive"))
     cfg = work / "hangar.yaml"
-    cfg.write_text(f"providers: {{}}\nclients:\n  home: {home}\nregistries:\n  refresh_interval_s: 0\n")
+    cfg.write_text(f"providers: {{}}\nclients:\n  home: {home}\nregistries:\n  refresh_interval_s: 1\n")
     proc = HangarProcess(work, config=cfg).start()
     try:
         yield proc

@@ -185,11 +185,15 @@ def test_registries_over_the_catalog_and_a_registered_source(api: httpx.Client, 
     assert check(api.get(f"{V}/registry/local/servers/fetch")).json()["is_remote"] is False
     full = check(api.get(f"{V}/registry/local")).json()
     assert set(full["registry"]["servers"]) == {"fetch"}
-    # Refresh on demand picks up a change of the document.
+    # The schedule (every second here) picks up a change of the document ...
     doc["servers"]["fetch"]["image"] = "ghcr.io/example/fetch:1.3"
     path.write_text(json.dumps(doc))
-    check(api.post(f"{V}/registry/local/refresh"))
-    assert check(api.get(f"{V}/registry/local/servers/fetch")).json()["server"]["image"].endswith(":1.3")
+    assert wait_until(lambda: api.get(f"{V}/registry/local/servers/fetch").json()["server"]["image"].endswith(":1.3"))
+    # ... and so does a refresh on demand.
+    doc["servers"]["fetch"]["image"] = "ghcr.io/example/fetch:1.4"
+    path.write_text(json.dumps(doc))
+    assert check(api.post(f"{V}/registry/local/refresh")).json()["server_count"] == "2"
+    assert check(api.get(f"{V}/registry/local/servers/fetch")).json()["server"]["image"].endswith(":1.4")
     # The default registry is the catalog.
     api.post("/api/catalog/import", json={"document": doc})
     default = check(api.get(f"{V}/registry/default/servers")).json()
