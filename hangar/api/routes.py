@@ -22,6 +22,7 @@ from hangar.api.providers import ProviderController
 from hangar.api.registry import RegistryAdminController, ServersController, SkillsController
 from hangar.api.system import SystemController
 from hangar.api.tools import ToolsController
+from hangar.api.v1beta.router import toolhive_router
 from hangar.api.ws import events_stream, state_stream
 from hangar.ui import ui_route_handlers
 
@@ -52,6 +53,8 @@ ROUTE_HANDLERS: list[Any] = [
     live,
     ready,
     *ui_route_handlers(),
+    # ToolHive's API at /api/v1beta (docs/toolhive.md)
+    toolhive_router(),
     # the log as a product
     EventsController,
     LogInsightController,

@@ -93,6 +93,7 @@ class Services:
         self.projector.projections.append(self.config_sync.projection)
         self._wire_discovery_and_catalog(store, config)
         self._wire_registries(store, config)
+        self._wire_toolhive(store, config)
         self.alerts = Alerts(self)
         self.metrics.bind(self)
         obs = config.observability
@@ -127,6 +128,7 @@ class Services:
         await self.config_sync.apply_startup()
         await seed_catalog(self.bus, self.config.catalog.seed, self._config_dir())
         await self.discovery.start()
+        self.toolhive.start()
         self.metrics_history.start()
         self.config_sync.start_watching()
         self.started_monotonic = time.monotonic()
@@ -163,6 +165,16 @@ class Services:
         self.catalog = Catalog(catalog_repository(store, self.projector.wait_for, snap), self.bus, self.catalog_view)
         self.catalog.register_with(self.bus)
 
+    def _wire_toolhive(self, store: EventStore, config: HangarConfig) -> None:
+        from hangar.app.toolhive.module import ToolhiveModule
+
+        self.toolhive = ToolhiveModule(
+            store, self.projector.wait_for, self.bus, config.event_store.snapshot_every, self.providers,
+            self.groups, self.catalog_view, self.skills_view, self.lifecycle, self.secrets, config.clients,
+            config.registries,
+            lambda ctx: ctx.metadata(new_id(), self.instance_id),
+        )
+        self.projector.projections.append(self.toolhive.view)
     def _wire_registries(self, store: EventStore, config: HangarConfig) -> None:
         """Skills registry, cursor signing (registries, tools API, paging)."""
         from hangar.api.paging import Pager
@@ -179,6 +191,7 @@ class Services:
         return Path(self.config_path).resolve().parent if self.config_path else None
 
     async def close(self) -> None:
+        await self.toolhive.close()
         await self.discovery.close()
         await self.config_sync.stop_watching()
         await self.metrics_history.stop()

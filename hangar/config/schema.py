@@ -194,6 +194,20 @@ class CatalogConfig(Strict):
     Relative paths are taken from the config file's directory."""
 
 
+class ClientsConfig(Strict):
+    """Where MCP client configuration files and skills are written (ToolHive's clients API)."""
+
+    home: str = "~"
+    """The home directory the clients' files live under; tests and containers point it elsewhere."""
+    public_url: str | None = None
+    """Hangar's URL as clients reach it; by default the URL of the registering request."""
+
+
+class RegistriesConfig(Strict):
+    refresh_interval_s: Annotated[float, msgspec.Meta(ge=0, le=604_800)] = 3600.0
+    """How often registered registry sources are refreshed (0: only on demand)."""
+
+
 class HangarConfig(Strict):
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     event_store: EventStoreConfig = msgspec.field(default_factory=EventStoreConfig)
@@ -207,3 +221,5 @@ class HangarConfig(Strict):
     groups: dict[str, GroupConfig] = {}
     discovery: DiscoveryConfig = msgspec.field(default_factory=DiscoveryConfig)
     catalog: CatalogConfig = msgspec.field(default_factory=CatalogConfig)
+    clients: ClientsConfig = msgspec.field(default_factory=ClientsConfig)
+    registries: RegistriesConfig = msgspec.field(default_factory=RegistriesConfig)
