@@ -171,15 +171,19 @@ class Insight:
                 e = codec.decode(rec)
                 if isinstance(e, ev.ToolInvocationRequested):
                     who = e.principal or codec.decode_metadata(rec).principal or "anonymous"
-                    target, tool, ran = e.provider_id, e.tool_name, True
+                    target, tool, group, ran = e.provider_id, e.tool_name, e.group_id, True
                 elif isinstance(e, ae.ToolAccessDenied):
-                    who, target, tool, ran = e.principal_id, e.provider_id, e.tool_name, False
+                    who, target, tool, group, ran = e.principal_id, e.provider_id, e.tool_name, e.group_id, False
                 else:
                     continue
                 if stale:
                     trial.policies = _merge(actual.policies, proposed, replace)
                     stale = False
-                allowed = who in UNGATED or trial.tool_decision(who, target, tool) is None
+                # As the live gate: the member's policy, then the group's for a call through a group.
+                allowed = who in UNGATED or (
+                    trial.tool_decision(who, target, tool) is None
+                    and (group is None or trial.tool_decision(who, group, tool) is None)
+                )
                 row = rows.setdefault((who, target, tool), {
                     "principal": who, "provider_id": target, "tool_name": tool, "calls": 0,
                     "newly_denied": 0, "newly_allowed": 0, "denied_positions": [], "allowed_positions": [],
