@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import signal
 import subprocess
@@ -23,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_api import free_port, post, start_hangar, wait_ready  # noqa: E402
-from loadgen import run  # noqa: E402
+from bench_api import free_port, post, start_hangar, wait_ready
+from loadgen import run
 
 CREATE = '{"provider_id": "p-{n}", "mode": "remote", "endpoint": "http://127.0.0.1:9/mcp"}'
 PATHS = {
@@ -32,6 +33,12 @@ PATHS = {
     "list": ("GET", "/api/providers", None),
     "system": ("GET", "/api/system", None),
 }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process: unlike request rates, barely moved by other load."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def summarize(raw: Path, top: int) -> str:
@@ -79,6 +86,7 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=8.0)
     ap.add_argument("--top", type=int, default=40)
     ap.add_argument("--raw", type=Path, help="keep py-spy's collapsed stacks here")
+    ap.add_argument("--no-spy", action="store_true", help="only the rate and the CPU per request")
     args = ap.parse_args()
     method, path, body = PATHS[args.path]
     work = Path(tempfile.mkdtemp(prefix="hangar-profile-"))
@@ -91,12 +99,15 @@ def main() -> None:
         for i in range(20):
             post(base + "/api/providers", {"provider_id": f"seed-{i}", "mode": "remote",
                                            "endpoint": "http://127.0.0.1:9/mcp"})
-        spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(proc.pid),
-                                "--format", "raw", "-o", str(raw), "--rate", "250", "--nonblocking",
-                                "-d", str(int(args.duration) + 1)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        spy = None if args.no_spy else subprocess.Popen(
+            [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(proc.pid), "--format", "raw",
+             "-o", str(raw), "--rate", "250", "--nonblocking", "-d", str(int(args.duration) + 1)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cpu = cpu_seconds(proc.pid)
         result = asyncio.run(run(method, base + path, concurrency=32, duration=args.duration, body=body))
-        spy.wait(60)
+        cpu = cpu_seconds(proc.pid) - cpu
+        if spy is not None:
+            spy.wait(60)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -104,7 +115,10 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
     print(f"{method} {path}: {result.as_dict()}")
-    print(summarize(raw, args.top))
+    print(f"server CPU per request: {1e6 * cpu / max(1, result.requests):.0f} us"
+          f" ({'with' if spy else 'without'} py-spy attached)")
+    if spy is not None:
+        print(summarize(raw, args.top))
     shutil.rmtree(work, ignore_errors=True)
 
 

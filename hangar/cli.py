@@ -8,6 +8,7 @@ import os
 import sys
 
 from hangar.domain.errors import HangarError
+from hangar.serving import DEFAULT_SERVER, SERVERS
 
 
 def _prefer_own_interpreter() -> None:
@@ -24,7 +25,7 @@ def _prefer_own_interpreter() -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    from hangar.serving import serve
 
     _prefer_own_interpreter()
 
@@ -35,17 +36,7 @@ def _serve(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     refuse_open_bind(args.host, cfg.auth.enabled, args.insecure)
     app = create_app(args.config, args.db, config=cfg, reload_on_sighup=True)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        ws="websockets-sansio",
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-    )
+    serve(app, args.host, args.port, args.server)
     return 0
 
 
@@ -150,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--db", default=None, help="event store URL (or HANGAR_DB_URL)")
     serve.add_argument("--insecure", action="store_true",
                        help="allow a non-loopback --host while auth is disabled")
+    serve.add_argument("--server", choices=SERVERS, default=os.environ.get("HANGAR_SERVER", DEFAULT_SERVER),
+                       help=f"HTTP server, run inside this process (default {DEFAULT_SERVER}, or HANGAR_SERVER)")
     serve.set_defaults(func=_serve)
 
     auth = sub.add_parser("auth", help="API keys and roles")

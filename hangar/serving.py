@@ -1,0 +1,66 @@
+"""Running the app in THIS process, on the asyncio loop Hangar owns.
+
+Both servers keep the property the lifecycle depends on: the process an operator signals is
+the process that owns the providers (parent-death signals, the reaper's pipe, ``kill -9`` taking
+them down, SIGHUP reloads, a SIGTERM that stops every provider before exiting).
+
+- ``granian`` (the default): granian's embedded server, whose Rust HTTP workers hand requests
+  to callbacks on our own loop; no worker process is spawned. SIGINT/SIGTERM stop it and then
+  the app's lifespan shutdown runs, as with uvicorn.
+- ``uvicorn``: uvicorn with httptools and uvloop, also in-process.
+
+The figures behind the choice are in ``docs/performance.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+SERVERS = ("granian", "uvicorn")
+DEFAULT_SERVER = "granian"
+
+
+def serve(app: Any, host: str, port: int, server: str = DEFAULT_SERVER) -> None:
+    if server == "uvicorn":
+        _uvicorn(app, host, port)
+    elif server == "granian":
+        _granian(app, host, port)
+    else:
+        raise ValueError(f"unknown server {server!r}: choose one of {', '.join(SERVERS)}")
+
+
+def _uvicorn(app: Any, host: str, port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        app, host=host, port=port, loop="uvloop", http="httptools", ws="websockets-sansio",
+        log_level="warning", access_log=False, lifespan="on",
+    )
+
+
+def _granian(app: Any, host: str, port: int) -> None:
+    import uvloop
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+    from granian.server.embed import Server
+
+    async def main() -> None:
+        server = Server(
+            app, address=host, port=port, interface=Interfaces.ASGI, log_level=LogLevels.warning,
+            log_access=False, websockets=True, runtime_threads=1, backlog=1024,
+        )
+        # The embedded server announces itself as experimental at WARNING on every start.
+        logging.getLogger("_granian").setLevel(logging.ERROR)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, server.stop)
+        try:
+            await server.serve()
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    uvloop.run(main())
