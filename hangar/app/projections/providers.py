@@ -277,6 +277,9 @@ class ProvidersProjection:
         ev.ToolInvocationFailed: _call_failed,
     }
 
+    event_types = frozenset(t.__name__ for t in _handlers)
+    """What a rebuild must decode for this read model."""
+
     def seed(self, snap: Snapshot) -> None:
         """Start a compacted provider stream from its snapshot (see ``Projector``)."""
         if not snap.stream_id.startswith(STREAM_PREFIX):
