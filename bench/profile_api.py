@@ -82,7 +82,7 @@ def _short(frame: str) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--path", choices=sorted(PATHS), default="create")
-    ap.add_argument("--server", default="uvicorn")
+    ap.add_argument("--server", default="granian", choices=["granian", "uvicorn", "granian-worker"])
     ap.add_argument("--duration", type=float, default=8.0)
     ap.add_argument("--top", type=int, default=40)
     ap.add_argument("--raw", type=Path, help="keep py-spy's collapsed stacks here")
