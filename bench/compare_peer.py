@@ -264,7 +264,7 @@ def main() -> int:
               f"   (p50 {a['p50_ms']:.1f} / {b['p50_ms']:.1f} ms; errors {a['errors']} / {b['errors']};"
               f" statuses {a['statuses']} / {b['statuses']})")
     a, b = ours["tool call added ms"], theirs["tool call added ms"]
-    print(f"{'tool call added p50 ms':<28}{a['p50']:>12.2f}{b['p50']:>12.2f}{ratio(a["p50"], b["p50"], False):>8}")
+    print(f"{'tool call added p50 ms':<28}{a['p50']:>12.2f}{b['p50']:>12.2f}{ratio(a['p50'], b['p50'], False):>8}")
     print(f"{'tool call added p99 ms':<28}{a['p99']:>12.2f}{b['p99']:>12.2f}{ratio(a['p99'], b['p99'], False):>8}")
     print(f"(added = median over {args.rounds} rounds of through-minus-direct, each round {args.calls} sequential "
           "calls; direct = the mcp SDK's stdio client; Hangar: REST invoke; peer: hangar_call on /mcp, "
