@@ -123,10 +123,11 @@ def _ok(result: Any) -> dict[str, Any]:
 async def load(t: Target, duration: float) -> dict[str, dict[str, Any]]:
     providers = t.base + t.path("/api/providers")
     out = {"GET /api/providers (20)": _ok(await run("GET", providers, concurrency=32, duration=duration))}
-    body = '{"provider_id": "b-{n}", "mode": "remote", "endpoint": "http://127.0.0.1:9/mcp"}'
-    out["POST /api/providers"] = _ok(await run("POST", providers, concurrency=32, duration=duration, body=body))
+    # Before the creates, so both answer it over the same 21 providers.
     out["GET /api/system"] = _ok(await run("GET", t.base + t.path("/api/system"), concurrency=32,
                                            duration=duration))
+    body = '{"provider_id": "b-{n}", "mode": "remote", "endpoint": "http://127.0.0.1:9/mcp"}'
+    out["POST /api/providers"] = _ok(await run("POST", providers, concurrency=32, duration=duration, body=body))
     return out
 
 
