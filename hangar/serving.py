@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from typing import Any
 
 SERVERS = ("granian", "uvicorn")
@@ -33,12 +34,29 @@ def serve(app: Any, host: str, port: int, server: str = DEFAULT_SERVER) -> None:
 
 
 def _uvicorn(app: Any, host: str, port: int) -> None:
-    import uvicorn
+    from hangar.cli_client.serve import run
 
-    uvicorn.run(
-        app, host=host, port=port, loop="uvloop", http="httptools", ws="websockets-sansio",
-        log_level="warning", access_log=False, lifespan="on",
-    )
+    run(app, host, port)
+
+
+def _announcing(app: Any, host: str, port: int) -> Any:
+    """The app, printing the ready banner once its start-up has finished (as with uvicorn)."""
+    from hangar.cli_client.serve import banner
+
+    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await app(scope, receive, send)
+            return
+
+        async def announce(message: Any) -> None:
+            await send(message)
+            if message["type"] == "lifespan.startup.complete":
+                sys.stderr.write(banner(host, port))
+                sys.stderr.flush()
+
+        await app(scope, receive, announce)
+
+    return wrapped
 
 
 def _granian(app: Any, host: str, port: int) -> None:
@@ -47,10 +65,13 @@ def _granian(app: Any, host: str, port: int) -> None:
     from granian.log import LogLevels
     from granian.server.embed import Server
 
+    print(f"hangar: starting (replaying the event log, starting configured providers) on {host}:{port}",
+          file=sys.stderr, flush=True)
+
     async def main() -> None:
         server = Server(
-            app, address=host, port=port, interface=Interfaces.ASGI, log_level=LogLevels.warning,
-            log_access=False, websockets=True, runtime_threads=1, backlog=1024,
+            _announcing(app, host, port), address=host, port=port, interface=Interfaces.ASGI,
+            log_level=LogLevels.warning, log_access=False, websockets=True, runtime_threads=1, backlog=1024,
         )
         # The embedded server announces itself as experimental at WARNING on every start.
         logging.getLogger("_granian").setLevel(logging.ERROR)
