@@ -72,6 +72,16 @@ def start_hangar(server: str, port: int, work: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(cmd, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=(work / "server.log").open("wb"))
 
 
+def stop(proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    """SIGTERM (a graceful shutdown), then SIGKILL if it takes longer than ``timeout``."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def start_peer(venv: Path, port: int, work: Path) -> subprocess.Popen[bytes]:
     cfg = work / "config.yaml"
     cfg.write_text("providers: {}\n")
@@ -120,11 +130,7 @@ def main() -> None:
         wait_ready(base + ("/api/system/" if args.peer else "/api/system"))
         result = measure(base, collection, args.duration, creates=not args.no_creates)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps({"target": label, **result}, indent=2))
 

@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_api import free_port, post, wait_ready  # noqa: E402
+from bench_api import free_port, post, stop, wait_ready  # noqa: E402
 from bench_mcp import PROTOCOL, Http, sse_json  # noqa: E402
 from loadgen import run  # noqa: E402
 
@@ -80,14 +79,8 @@ class Target:
         wait_ready(self.base + self.path("/api/system"), timeout=120)
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        if self.proc is not None:
+            stop(self.proc, 30)
 
 
 def hangar(work: Path, server: str) -> Target:

@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_api import free_port, post, start_hangar, wait_ready
+from bench_api import free_port, post, start_hangar, stop, wait_ready
 from loadgen import run
 
 CREATE = '{"provider_id": "p-{n}", "mode": "remote", "endpoint": "http://127.0.0.1:9/mcp"}'
@@ -109,11 +108,7 @@ def main() -> None:
         if spy is not None:
             spy.wait(60)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
     print(f"{method} {path}: {result.as_dict()}")
     print(f"server CPU per request: {1e6 * cpu / max(1, result.requests):.0f} us"
           f" ({'with' if spy else 'without'} py-spy attached)")
