@@ -8,6 +8,7 @@ import os
 import sys
 
 from hangar.domain.errors import HangarError
+from hangar.serving import DEFAULT_SERVER, SERVERS
 
 
 def _prefer_own_interpreter() -> None:
@@ -28,14 +29,15 @@ def _serve(args: argparse.Namespace) -> int:
 
     from hangar.api.app import create_app
     from hangar.app.auth.bootstrap import refuse_open_bind
-    from hangar.cli_client.serve import listen_address, run
+    from hangar.cli_client.serve import listen_address
     from hangar.config.loader import load_config
+    from hangar.serving import serve
 
     cfg = load_config(args.config)
     host, port = listen_address(args.host, args.port, cfg)
     refuse_open_bind(host, cfg.auth.enabled, args.insecure)
     app = create_app(args.config, args.db, config=cfg, reload_on_sighup=True)
-    run(app, host, port)
+    serve(app, host, port, args.server)
     return 0
 
 
@@ -172,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--db", default=None, help="event store URL (or HANGAR_DB_URL)")
     serve.add_argument("--insecure", action="store_true",
                        help="allow a non-loopback --host while auth is disabled")
+    serve.add_argument("--server", choices=SERVERS, default=os.environ.get("HANGAR_SERVER", DEFAULT_SERVER),
+                       help=f"HTTP server, run inside this process (default {DEFAULT_SERVER}, or HANGAR_SERVER)")
     serve.set_defaults(func=_serve)
 
     auth = sub.add_parser("auth", help="API keys and roles")

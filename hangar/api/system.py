@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Any
 
@@ -14,7 +15,10 @@ from hangar.app.projections.providers import ProvidersProjection
 from hangar.app.services import Services
 
 
+@cache
 def package_version() -> str:
+    # Reading the installed distribution's metadata costs about half a millisecond: once per
+    # process is enough, the version cannot change under a running server.
     try:
         return version("hangar")
     except PackageNotFoundError:
@@ -54,7 +58,7 @@ def system_body(services: Services, p: ProvidersProjection) -> SystemBody:
         SystemInfo(
             total_providers=len(p.views),
             providers_by_state=p.by_state(),
-            total_tools=sum(len(v.visible_tools) for v in p.views.values()),
+            total_tools=p.total_tools,
             total_tool_calls=p.total_tool_calls,
             uptime_seconds=round(services.uptime_seconds, 3),
             version=package_version(),

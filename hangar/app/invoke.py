@@ -57,20 +57,30 @@ class _Validators:
 
     def __init__(self) -> None:
         self._cache: dict[bytes, Any] = {}
+        # The same schema object is checked call after call: find its validator by identity
+        # first, without encoding the schema (the encoded key is only for distinct objects).
+        self._by_object: dict[int, tuple[dict[str, Any], Any]] = {}
+        self._quick: dict[int, Any] = {}
 
     def check(self, tool: ToolSpec, arguments: dict[str, Any]) -> None:
         schema = tool.input_schema
         if not schema:
             return
-        key = _size_encoder.encode(schema)
-        validator = self._cache.get(key)
+        known = self._by_object.get(id(schema))
+        if known is not None and known[0] is schema:
+            validator = known[1]
+        else:
+            validator = self._compile(schema)
+            if len(self._by_object) > 4096:
+                self._by_object.clear()
+            self._by_object[id(schema)] = (schema, validator)
         if validator is None:
-            cls = jsonschema.validators.validator_for(schema)
-            try:
-                cls.check_schema(schema)
-            except jsonschema.SchemaError:
-                return  # the provider published an unusable schema: let the provider judge
-            validator = self._cache[key] = cls(schema)
+            return  # the provider published an unusable schema: let the provider judge
+        quick = self._quick.get(id(validator))
+        if quick is not None and quick(arguments):
+            return
+        if validator.is_valid(arguments):
+            return
         errors = sorted(validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
         if errors:
             parts = []
@@ -78,6 +88,62 @@ class _Validators:
                 where = ".".join(str(p) for p in err.absolute_path) or "arguments"
                 parts.append(f"{where}: {err.message}")
             raise ValidationError(f"Invalid arguments for tool '{tool.name}': " + "; ".join(parts))
+
+    def _compile(self, schema: dict[str, Any]) -> Any:
+        key = _size_encoder.encode(schema)
+        if key not in self._cache:
+            cls = jsonschema.validators.validator_for(schema)
+            try:
+                cls.check_schema(schema)
+            except jsonschema.SchemaError:
+                self._cache[key] = None
+            else:
+                validator = self._cache[key] = cls(schema)
+                quick = _quick_check(schema)
+                if quick is not None:
+                    self._quick[id(validator)] = quick
+        return self._cache[key]
+
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
+    "array": (list,), "object": (dict,), "null": (type(None),),
+}
+_PLAIN_KEYS = frozenset({"type", "title", "description", "default", "examples"})
+_TOP_KEYS = frozenset({"type", "properties", "required", "title", "description", "additionalProperties", "$schema"})
+
+
+def _quick_check(schema: dict[str, Any]) -> Any:
+    """A plain-Python check for the common tool schema (an object of typed scalar properties),
+    about ten times cheaper than jsonschema. It may only ever say "valid": anything it does not
+    accept is judged again by jsonschema, which also words the errors."""
+    if set(schema) - _TOP_KEYS or schema.get("type") != "object":
+        return None
+    props = schema.get("properties", {})
+    required = schema.get("required", [])
+    extra = schema.get("additionalProperties", True)
+    if not isinstance(props, dict) or not isinstance(required, list) or not isinstance(extra, bool):
+        return None
+    types: dict[str, tuple[type, ...]] = {}
+    for name, prop in props.items():
+        if not isinstance(prop, dict) or set(prop) - _PLAIN_KEYS or prop.get("type") not in _JSON_TYPES:
+            return None
+        types[name] = _JSON_TYPES[prop["type"]]
+
+    def quick(arguments: dict[str, Any]) -> bool:
+        for name in required:
+            if name not in arguments:
+                return False
+        for name, value in arguments.items():
+            allowed = types.get(name)
+            if allowed is None:
+                if not extra:
+                    return False
+            elif not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+                return False
+        return True
+
+    return quick
 
 
 class ToolGate(Protocol):

@@ -29,6 +29,8 @@ from .writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
 
+RiderHook = Callable[[str, tuple[NewEvent, ...]], tuple[str, tuple[NewEvent, ...], Callable[[bool], None]] | None]
+
 
 class SqlEventStore:
     """The event store. Create with ``create_event_store``; ``await start()`` before use."""
@@ -61,6 +63,7 @@ class SqlEventStore:
         self._idle = asyncio.Event()
         self._idle.set()
         self._before_commit: Callable[[], Awaitable[None]] | None = None
+        self._rider: RiderHook | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -156,7 +159,25 @@ class SqlEventStore:
             if expected_version is not None and expected_version != version:
                 raise ConcurrencyError(stream_id, expected_version, version)
             return version, await self.last_position()
-        return await self._writer.submit(stream_id, expected_version, batch)
+        rider = self._rider(stream_id, batch) if self._rider is not None else None
+        if rider is None:
+            return await self._writer.submit(stream_id, expected_version, batch)
+        rider_stream, rider_events, written = rider
+        if rider_stream == stream_id:
+            raise ValueError("a rider must go to another stream")
+        try:
+            answer = await self._writer.submit(stream_id, expected_version, batch, (rider_stream, rider_events))
+        except BaseException:
+            written(False)
+            raise
+        written(True)
+        return answer
+
+    def set_rider(self, rider: RiderHook | None) -> None:
+        """Install the hook that may give an append events for another stream, written in the
+        same transaction (and the same fsync) only if the append is accepted: the audit record
+        of the command being executed. The hook is told whether they were written."""
+        self._rider = rider
 
     async def save_snapshot(self, snapshot: Snapshot) -> None:
         dialect_insert: Any = sqlite.insert if self._backend.is_sqlite else postgresql.insert
