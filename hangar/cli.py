@@ -28,8 +28,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     _prefer_own_interpreter()
 
-    from hangar.api.app import create_app
     from hangar.app.auth.bootstrap import refuse_open_bind
+    from hangar.asgi import create_app
     from hangar.config.loader import load_config
 
     cfg = load_config(args.config)
@@ -50,7 +50,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from hangar.api.app import resolve_db_url
+    from hangar.asgi import resolve_db_url
     from hangar.config.loader import load_config
     from hangar.store import migrate
 
@@ -102,9 +102,9 @@ def _config_export(args: argparse.Namespace) -> int:
 
 
 def _auth_create_key(args: argparse.Namespace) -> int:
-    from hangar.api.app import resolve_db_url
     from hangar.api.auth import parse_expiry
     from hangar.app.auth.bootstrap import create_key_offline
+    from hangar.asgi import resolve_db_url
     from hangar.config.loader import load_config
     from hangar.store import create_event_store, migrate
 
@@ -128,8 +128,8 @@ def _auth_create_key(args: argparse.Namespace) -> int:
 
 
 def _catalog_import(args: argparse.Namespace) -> int:
-    from hangar.api.app import resolve_db_url
     from hangar.api.catalog import run_import
+    from hangar.asgi import resolve_db_url
     from hangar.config.loader import load_config
 
     url = resolve_db_url(args.db, load_config(args.config))

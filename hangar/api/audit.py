@@ -9,7 +9,7 @@ import msgspec
 from litestar import Controller, get
 from litestar.params import Parameter
 
-from hangar.app.services import Services
+from hangar.api.deps import Services
 
 Limit = Annotated[int, Parameter(ge=1, le=1000)]
 Filter = Annotated[str | None, Parameter(min_length=1, max_length=200)]

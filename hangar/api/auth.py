@@ -10,11 +10,10 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import Parameter
 
-from hangar.api.deps import command_context
+from hangar.api.deps import Services, command_context
 from hangar.app.auth import commands as ac
 from hangar.app.auth.projection import KeyView, RoleView
 from hangar.app.codec import iso
-from hangar.app.services import Services
 from hangar.domain.auth import check_principal_id, parse_permission
 from hangar.domain.errors import RoleNotFoundError, ValidationError
 from hangar.domain.provider_spec import check_provider_id

@@ -15,7 +15,7 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import Parameter
 
-from hangar.api.deps import command_context, etag
+from hangar.api.deps import Services, command_context, etag
 from hangar.api.views import redact_env
 from hangar.app.catalog import (
     AddCatalogEntry,
@@ -25,7 +25,6 @@ from hangar.app.catalog import (
     read_document,
 )
 from hangar.app.projections.catalog import EntryView
-from hangar.app.services import Services
 from hangar.domain.catalog import entry_mode
 from hangar.domain.catalog_events import CatalogEntryData, EnvVar
 from hangar.domain.catalog_formats import FORMATS, parse_document

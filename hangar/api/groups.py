@@ -7,12 +7,11 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post, put
 
-from hangar.api.deps import command_context, etag
+from hangar.api.deps import Services, command_context, etag
 from hangar.api.provider_runtime import InvokeRequest
 from hangar.app.group_invoke import GroupInvokeResult, InvokeGroupTool, RebalanceGroup
 from hangar.app.groups import AddGroupMember, CreateGroup, DeleteGroup, RemoveGroupMember, UpdateGroup
 from hangar.app.projections.groups import GroupView
-from hangar.app.services import Services
 from hangar.domain.errors import GroupNotFoundError
 from hangar.domain.group import evaluate, in_rotation, is_healthy
 from hangar.domain.group_events import (

@@ -9,9 +9,8 @@ from litestar import Controller, MediaType, Request, Response, delete, get, post
 from litestar.params import Parameter
 
 from hangar.api import views
-from hangar.api.deps import command_context, etag
+from hangar.api.deps import Services, command_context, etag
 from hangar.app.providers import DeregisterProvider, RegisterProvider, UpdateProvider
-from hangar.app.services import Services
 from hangar.domain.errors import ProviderNotFoundError
 from hangar.domain.provider import calls_stream_id
 from hangar.domain.provider_spec import IdleSeconds, PositiveSeconds, ProviderMode, ProviderSpec, ToolSpec

@@ -7,7 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 import msgspec
 from litestar import Controller, get
 
-from hangar.app.services import Services
+from hangar.api.deps import Services
 
 
 def package_version() -> str:

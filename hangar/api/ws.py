@@ -9,8 +9,8 @@ import msgspec
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
+from hangar.api.deps import Services
 from hangar.app.hub import Subscriber
-from hangar.app.services import Services
 
 # 1013 "try again later": the client fell behind and was dropped.
 CLOSE_TOO_SLOW = 1013

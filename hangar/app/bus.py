@@ -36,6 +36,12 @@ class CommandContext(msgspec.Struct, frozen=True, kw_only=True):
 
 SYSTEM = CommandContext(principal="system")
 
+
+def follow(ctx: CommandContext, meta: EventMetadata) -> CommandContext:
+    """The context for commands a handler sends on behalf of its own: same principal and
+    correlation id, and no ``If-Match`` (that precondition was the outer command's)."""
+    return msgspec.structs.replace(ctx, correlation_id=meta.correlation_id, if_match=None)
+
 Handler = Callable[[Any, CommandContext, EventMetadata], Awaitable[Any]]
 CommandObserver = Callable[[Any, CommandContext, str, Exception | None], None]
 
