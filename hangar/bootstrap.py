@@ -123,6 +123,7 @@ class Services(ServicesView):
         self.alert_rules.register_with(bus)
         projector.add_listener(self.alert_rules)
         projector.add_listener(metrics)
+        bus.observe(metrics.observe_command)
         metrics.add_collector(LiveCollector(
             metrics, self.hub, projector, supervisor, self.alerts_view, lambda: self.uptime_seconds))
         obs = config.observability

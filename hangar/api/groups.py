@@ -178,15 +178,15 @@ def group_body(services: Services, v: GroupView) -> GroupBody:
             inflight=router.inflight(m.provider_id),
         ))
     health = evaluate(v.members, v.spec.min_healthy, statuses)
-    rt = router.runtime(v)
+    breaker = router.breaker_status(v)
     return GroupBody(
         group_id=v.group_id, description=v.spec.description, state=health.state.value,
         strategy=v.spec.strategy, min_healthy=v.spec.min_healthy, healthy_count=health.healthy_count,
         total_members=health.total, is_available=health.routable_count > 0,
         circuit_open=v.breaker_state == "open", circuit_breaker_state=v.breaker_state,
         circuit_breaker=BreakerBody(
-            state=v.breaker_state, failure_threshold=rt.breaker.failure_threshold,
-            reset_timeout_s=rt.breaker.reset_timeout_s, failures=rt.breaker.failures,
+            state=v.breaker_state, failure_threshold=breaker.failure_threshold,
+            reset_timeout_s=breaker.reset_timeout_s, failures=breaker.failures,
         ),
         members=members, version=v.version, created_at=v.created_at, updated_at=v.updated_at,
         last_rebalanced_at=v.last_rebalanced_at,

@@ -196,6 +196,10 @@ class GroupRouter:
             failures=rt.breaker.failures if rt is not None else 0,
         )
 
+    def routing_state(self) -> dict[str, tuple[str, str, int]]:
+        """Every group's live routing state (strategy, breaker, failures): for diagnostics."""
+        return {gid: (rt.strategy_name, rt.breaker.state, rt.breaker.failures) for gid, rt in self._runtimes.items()}
+
     def forget(self, group_id: str) -> None:
         self._runtimes.pop(group_id, None)
 

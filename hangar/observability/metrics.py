@@ -82,6 +82,8 @@ class Metrics:
         r.register(self.http)
         self.config_reloads = Counter(p + "config_reloads", "Configuration reloads by result", ["result"],
                                       registry=r)
+        self.commands = Counter(p + "commands", "Commands executed on the bus, by command and outcome",
+                                ["command", "outcome"], registry=r)
         self.alerts_raised = Counter(p + "alerts_raised", "Alerts raised", ["rule", "level"], registry=r)
         build = Gauge(p + "build_info", "Hangar build", ["version"], registry=r)
         build.labels(version or _package_version()).set(1)
@@ -90,6 +92,10 @@ class Metrics:
         """False while the projector replays history: replay delays are not projection lag."""
 
     # --- wiring -------------------------------------------------------------------------------
+
+    def observe_command(self, command: Any, ctx: Any, command_id: str, exc: Exception | None) -> None:
+        """Bus observer: operator commands and runtime facts are counted alike."""
+        self.commands.labels(type(command).__name__, "failure" if exc is not None else "success").inc()
 
     def add_collector(self, collector: Collector) -> None:
         self.registry.register(collector)
