@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 from hangar.api.deps import Services as ServicesView
-from hangar.app.alerts import AlertRules, AlertsProjection
+from hangar.app.alerts import AlertRules, AlertsProjection, alert_repository
 from hangar.app.auth.service import AuthService
 from hangar.app.bus import CommandBus
 from hangar.app.catalog import Catalog, catalog_repository, seed_catalog
@@ -31,13 +31,12 @@ from hangar.app.projections.providers import ProvidersProjection
 from hangar.app.projections.streams import StreamIndex
 from hangar.app.projector import Projector
 from hangar.app.providers import ProviderDefinitions
-from hangar.app.repository import Repository, provider_repository
+from hangar.app.repository import provider_repository
 from hangar.app.runtime_facts import register_runtime_facts
 from hangar.app.secrets import SecretBox
 from hangar.app.settings import LiveConfig
 from hangar.config.schema import HangarConfig
 from hangar.discovery import EnvironmentChecker, backends
-from hangar.domain.alerts import AlertBook
 from hangar.observability.history import MetricsHistory
 from hangar.observability.metrics import InstrumentedStore, LiveCollector, Metrics
 from hangar.runtime.supervisor import Supervisor
@@ -115,10 +114,7 @@ class Services(ServicesView):
         sync.add_section(DiscoverySection(bus, self.discovery_view, lambda: live.path))
 
         # --- alerts, metrics -----------------------------------------------------------------------
-        alert_repo: Repository[AlertBook] = Repository(
-            store, projector.wait_for, kind="Alerts", stream_prefix="system:", new=AlertBook,
-            from_snapshot=AlertBook.from_snapshot, snapshot_every=snap,
-        )
+        alert_repo = alert_repository(store, projector.wait_for, snap)
         self.alert_rules = AlertRules(bus, alert_repo, providers, live, self.alerts_view)
         self.alert_rules.register_with(bus)
         projector.add_listener(self.alert_rules)

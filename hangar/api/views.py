@@ -11,7 +11,8 @@ from hangar.app import secrets
 from hangar.app.codec import iso
 from hangar.app.ports import RecordedEvent
 from hangar.app.projections.providers import HealthCheck, ProviderSummary, ProviderView
-from hangar.app.secrets import REDACTED, is_sealed, looks_secret
+from hangar.app.secrets import is_sealed
+from hangar.domain.secrets_policy import REDACTED, looks_secret
 
 
 class ProviderListBody(msgspec.Struct):

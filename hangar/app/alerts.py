@@ -21,7 +21,7 @@ from hangar.app.bus import SYSTEM, CommandBus, CommandContext
 from hangar.app.codec import EventMetadata, iso, new_id
 from hangar.app.ports import RecordedEvent
 from hangar.app.projections.providers import ProvidersProjection
-from hangar.app.repository import Repository
+from hangar.app.repository import Repository, RepositoryFactory
 from hangar.app.settings import LiveConfig
 from hangar.domain import events as ev
 from hangar.domain import group_events as ge
@@ -106,6 +106,9 @@ class AlertsProjection:
         return {"active": sorted(self.active), "history": [msgspec.to_builtins(a) for a in self.history]}
 
 
+
+
+alert_repository = RepositoryFactory("Alerts", "system:", AlertBook, AlertBook.from_snapshot)
 
 
 class AlertRules:

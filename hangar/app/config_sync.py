@@ -365,7 +365,7 @@ class ConfigSync:
 
     async def _record(self, event: Event, ctx: CommandContext) -> None:
         meta = ctx.metadata(codec.new_id(), self._instance_id)
-        _, position = await self._store.append(CONFIG_STREAM, None, [codec.encode(event, meta)])
+        _, position = await codec.append_one(self._store, CONFIG_STREAM, event, meta)
         await self._projector.wait_for(position)
 
     # --- watching the file --------------------------------------------------------------------

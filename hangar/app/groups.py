@@ -14,10 +14,10 @@ import structlog
 from hangar.app.bus import SYSTEM, CommandBus, CommandContext
 from hangar.app.codec import EventMetadata, new_id
 from hangar.app.group_invoke import GroupRouter
-from hangar.app.ports import EventStore, RecordedEvent
+from hangar.app.ports import RecordedEvent
 from hangar.app.projections.groups import GroupsProjection
 from hangar.app.projections.providers import ProvidersProjection
-from hangar.app.repository import Repository, WaitFor
+from hangar.app.repository import Repository, RepositoryFactory
 from hangar.config.schema import GroupConfig, HangarConfig
 from hangar.domain import events as ev
 from hangar.domain.errors import AlreadyExistsError, HangarError, ProviderNotFoundError, ValidationError
@@ -31,14 +31,7 @@ GroupRepository = Repository[Group]
 StatusesFn = Callable[[Iterable[str]], Mapping[str, MemberStatus]]
 
 
-def group_repository(
-    store: EventStore, wait_for: WaitFor, snapshot_every: int = 100,
-    known_version: Callable[[str], int] | None = None,
-) -> GroupRepository:
-    return Repository(
-        store, wait_for, kind="Group", stream_prefix=STREAM_PREFIX, new=Group,
-        from_snapshot=Group.from_snapshot, snapshot_every=snapshot_every, known_version=known_version,
-    )
+group_repository = RepositoryFactory("Group", STREAM_PREFIX, Group, Group.from_snapshot)
 
 
 # --- commands ---------------------------------------------------------------------------------

@@ -128,12 +128,11 @@ class Invoker:
         stream = calls_stream_id(pid)
         # The request is queued for the group-commit writer without waiting: its fsync overlaps
         # the call itself. Both events are awaited before answering, so a 2xx means durable.
-        requested = asyncio.ensure_future(self._store.append(stream, None, [codec.encode(
-            ev.ToolInvocationRequested(
-                provider_id=pid, tool_name=cmd.tool, call_id=call_id,
-                arguments_size=len(_size_encoder.encode(cmd.arguments)),
-                group_id=cmd.group_id, principal=ctx.principal,
-            ), meta)]))
+        requested = asyncio.ensure_future(codec.append_one(self._store, stream, ev.ToolInvocationRequested(
+            provider_id=pid, tool_name=cmd.tool, call_id=call_id,
+            arguments_size=len(_size_encoder.encode(cmd.arguments)),
+            group_id=cmd.group_id, principal=ctx.principal,
+        ), meta))
         started = time.perf_counter()
         try:
             outcome = await ticket.call(cmd.tool, cmd.arguments, timeout)
@@ -163,6 +162,6 @@ class Invoker:
     async def _finish(
         self, requested: asyncio.Future[tuple[int, int]], stream: str, event: ev.Event, meta: EventMetadata
     ) -> None:
-        _, position = await self._store.append(stream, None, [codec.encode(event, meta)])
+        _, position = await codec.append_one(self._store, stream, event, meta)
         await requested
         await self._projector.wait_for(position)

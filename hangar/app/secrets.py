@@ -16,16 +16,10 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from hangar.domain.errors import ValidationError
 from hangar.domain.provider_spec import ProviderSpec
+from hangar.domain.secrets_policy import REDACTED, looks_secret
 
 PREFIX = "enc:v1:"
-SECRET_MARKERS = ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL", "AUTH", "PRIVATE")
-REDACTED = "***"
 DEFAULT_KEY_FILE = "./data/hangar-secret.key"
-
-
-def looks_secret(name: str) -> bool:
-    upper = name.upper()
-    return any(marker in upper for marker in SECRET_MARKERS)
 
 
 def is_sealed(value: str) -> bool:

@@ -116,7 +116,7 @@ class AuditRecorder:
             correlation_id=ctx.correlation_id or command_id, causation_id=command_id,
             principal=ctx.principal, instance=self._instance,
         )
-        fut = asyncio.ensure_future(self._store.append(AUDIT_STREAM, None, [codec.encode(record, meta)]))
+        fut = asyncio.ensure_future(codec.append_one(self._store, AUDIT_STREAM, record, meta))
         pending = PENDING.get()
         if pending is not None and pending.open:
             pending.futures.append(fut)
