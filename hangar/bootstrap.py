@@ -11,10 +11,12 @@ import uuid
 from pathlib import Path
 
 from hangar.api.deps import Services as ServicesView
+from hangar.api.paging import Pager
 from hangar.app.alerts import AlertRules, AlertsProjection, alert_repository
 from hangar.app.auth.service import AuthService
 from hangar.app.bus import CommandBus
 from hangar.app.catalog import Catalog, catalog_repository, seed_catalog
+from hangar.app.codec import new_id
 from hangar.app.config_sync import ConfigProjection, ConfigSync, ProvidersSection
 from hangar.app.discovery import DiscoverySection, DiscoveryService, discovery_repository
 from hangar.app.group_invoke import GroupRouter
@@ -35,10 +37,13 @@ from hangar.app.repository import provider_repository
 from hangar.app.runtime_facts import register_runtime_facts
 from hangar.app.secrets import SecretBox
 from hangar.app.settings import LiveConfig
+from hangar.app.skills import SkillsProjection, skills_registry
+from hangar.app.toolhive.module import ToolhiveModule
 from hangar.config.schema import HangarConfig
 from hangar.discovery import EnvironmentChecker, backends
 from hangar.observability.history import MetricsHistory
 from hangar.observability.metrics import InstrumentedStore, LiveCollector, Metrics
+from hangar.observability.tracing import command_span
 from hangar.runtime.supervisor import Supervisor
 
 
@@ -73,7 +78,7 @@ class Services(ServicesView):
         projector.projections += [config_view, self.discovery_view, self.catalog_view, self.alerts_view]
         self.hub = EventHub(config.websocket.queue_size)
         projector.add_listener(self.hub)
-        self.bus = bus = CommandBus(instance_id)
+        self.bus = bus = CommandBus(instance_id, span=command_span)
 
         # --- providers: definitions, the supervisor of live processes, invocation --------------
         provider_repo = provider_repository(store, projector.wait_for, snap, self.streams.version)
@@ -105,6 +110,20 @@ class Services(ServicesView):
         )
         self.discovery.register_with(bus)
         Catalog(catalog_repository(store, projector.wait_for, snap), bus, self.catalog_view).register_with(bus)
+
+        # --- registries (skills), cursor signing, the ToolHive vocabulary --------------------------
+        self.pager = Pager()
+        self.skills_view = SkillsProjection()
+        projector.projections.append(self.skills_view)
+        self.skills = skills_registry(store, projector.wait_for, self.skills_view, snap)
+        self.skills.register_with(bus)
+        self.toolhive = ToolhiveModule(
+            store, projector.wait_for, bus, snap, providers, groups, self.catalog_view, self.skills_view,
+            supervisor, secrets, config.clients, config.registries,
+            lambda ctx: ctx.metadata(new_id(), instance_id),
+        )
+        projector.projections.append(self.toolhive.view)
+        supervisor.resolve_refs = self.toolhive.secrets.resolve
 
         # --- configuration: sections apply in order, and are removed in reverse --------------------
         self.config_sync = sync = ConfigSync(live, bus, store, projector, providers, secrets, config_view, instance_id)
@@ -144,6 +163,7 @@ class Services(ServicesView):
         self.group_module.warm(self.config)
         await seed_catalog(self.bus, self.config.catalog.seed, self._config_dir())
         await self.discovery.start()
+        self.toolhive.start()
         self.metrics_history.start()
         self.config_sync.start_watching()
         self.started_monotonic = time.monotonic()
@@ -160,6 +180,7 @@ class Services(ServicesView):
         return Path(path).resolve().parent if path else None
 
     async def close(self) -> None:
+        await self.toolhive.close()
         await self.discovery.close()
         await self.config_sync.stop_watching()
         await self.metrics_history.stop()

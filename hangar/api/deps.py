@@ -7,6 +7,7 @@ import time
 from litestar import Request
 from litestar.datastructures import State
 
+from hangar.api.paging import Pager
 from hangar.app.alerts import AlertsProjection
 from hangar.app.auth.service import AuthService
 from hangar.app.bus import CommandBus, CommandContext
@@ -19,8 +20,11 @@ from hangar.app.projections.catalog import CatalogProjection
 from hangar.app.projections.discovery import DiscoveryProjection
 from hangar.app.projections.groups import GroupsProjection
 from hangar.app.projections.providers import ProvidersProjection
+from hangar.app.projections.streams import StreamIndex
 from hangar.app.projector import Projector
 from hangar.app.settings import LiveConfig
+from hangar.app.skills import SkillsProjection
+from hangar.app.toolhive.module import ToolhiveModule
 from hangar.config.schema import HangarConfig
 from hangar.domain.errors import PreconditionFailedError
 from hangar.observability.history import MetricsHistory
@@ -48,6 +52,10 @@ class Services:
     discovery: DiscoveryService
     connector: ProviderConnector
     live: LiveConfig
+    streams: StreamIndex
+    pager: Pager
+    skills_view: SkillsProjection
+    toolhive: ToolhiveModule
     started_monotonic: float
 
     @property

@@ -6,6 +6,9 @@ from typing import Protocol
 
 from litestar.types import Scope
 
+PROVIDER_KEY = "hangar.provider"
+"""Scope key naming the provider of a ``/mcp/providers/{id}`` request."""
+
 
 class McpAccess(Protocol):
     async def authenticate(self, scope: Scope) -> str:

@@ -75,6 +75,8 @@ class McpFrontDoor:
         access: McpAccess | None = None,
     ) -> None:
         self._projector = projector
+        self.bus = bus
+        self.providers = providers
         self.access: McpAccess = access or GuardedAccess()
         self.catalog = McpCatalog(bus, providers, groups)
         self.server: McpServer | None = None
@@ -146,5 +148,10 @@ async def _send_error(send: Send, exc: HangarError) -> None:
 @asgi("/mcp", is_mount=True, copy_scope=False)
 async def mcp_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
     """``/mcp``: the MCP Streamable HTTP endpoint (POST, the GET stream, DELETE)."""
+    if scope.get("path", "").startswith("/providers/"):
+        # ``/mcp/providers/{id}``: one provider alone (hangar.api.mcp_provider); Litestar cannot
+        # nest a mount inside this one, so the front door's mount hands it over.
+        await scope["app"].state.mcp_providers(scope, receive, send)
+        return
     front: McpFrontDoor = scope["app"].state.mcp_front
     await front(scope, receive, send)

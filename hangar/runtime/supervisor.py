@@ -42,6 +42,7 @@ from hangar.domain.errors import (
     ValidationError,
 )
 from hangar.domain.provider import Provider, ProviderState
+from hangar.domain.provider_spec import ProviderSpec
 
 log = structlog.get_logger("hangar.supervisor")
 
@@ -128,6 +129,8 @@ class Supervisor:
         self._loop_task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._closing = False
+        self.resolve_refs: Callable[[ProviderSpec], ProviderSpec] | None = None
+        """Swaps ``${secret:NAME}`` references for values, only for the process being started."""
 
     # --- the read-only view ---------------------------------------------------------------------
 
@@ -173,6 +176,14 @@ class Supervisor:
             spec = self._secrets.open_spec(agg.spec) if self._secrets is not None else agg.spec
             await self._fact(BeginProviderStart(provider_id=pid), ctx)
             h.wanted = True
+            if self.resolve_refs is not None:
+                try:
+                    spec = self.resolve_refs(spec)
+                except HangarError as exc:
+                    # The reason names the missing secret, never a value; no retry can help.
+                    h.wanted = False
+                    await self._fact(RecordProviderStartFailed(provider_id=pid, error=exc.message, attempt=1), ctx)
+                    raise ProviderUnavailableError(f"Provider '{pid}' failed to start: {exc.message}") from None
             started = time.perf_counter()
             conn = self._connector.connect(
                 pid, spec,

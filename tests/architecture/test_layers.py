@@ -2,7 +2,7 @@
 (read by AST, lazy and type-checking imports included) must point down the layers, and no
 set of modules may import each other in a circle.
 
-    domain  <-  config  <-  app  <-  runtime / store / discovery / observability / api
+    domain  <-  config  <-  app  <-  observability  <-  runtime / store / discovery / api
 
 Only the composition root (``bootstrap.py``) and the entry points (``cli.py``, ``asgi.py``)
 may import from every layer.
@@ -25,10 +25,12 @@ LOWER = {
     "formats": {"domain"},
     "app": {"domain", "config", "formats"},
     "store": {"domain", "app"},
-    "runtime": {"domain", "app", "config"},
+    "runtime": {"domain", "app", "config", "observability"},
     "discovery": {"domain", "app", "config", "formats"},
     "observability": {"domain", "app", "config"},
-    "api": {"domain", "app", "config", "formats", "observability"},
+    "api": {"domain", "app", "config", "formats", "observability", "ui"},
+    "ui": set(),
+    "cli_client": {"domain", "app", "config", "api"},
     "examples": set(),
 }
 
