@@ -9,6 +9,7 @@ import socket
 import time
 import uuid
 from pathlib import Path
+from typing import cast
 
 from hangar.api.deps import Services as ServicesView
 from hangar.api.paging import Pager
@@ -24,6 +25,8 @@ from hangar.app.groups import GroupCommands, GroupReactions, GroupsSection, Grou
 from hangar.app.hub import EventHub
 from hangar.app.invoke import Invoker
 from hangar.app.lifecycle import register_lifecycle_commands
+from hangar.app.log.ports import LogStore
+from hangar.app.log.wiring import LogFeatures
 from hangar.app.maintenance import Maintenance
 from hangar.app.ports import EventStore, ProviderConnector
 from hangar.app.projections.catalog import CatalogProjection
@@ -143,13 +146,20 @@ class Services(ServicesView):
             metrics, self.hub, projector, supervisor, self.alerts_view, lambda: self.uptime_seconds))
         obs = config.observability
         self.metrics_history = MetricsHistory(metrics, obs.history_interval_s, obs.history_max_points)
+        # --- the log as a product: events API, resumable streams, time travel ----------------------
+        self.log = LogFeatures(
+            cast(LogStore, store), projector, providers, groups, self.catalog_view, self.auth.view,
+            config.websocket.queue_size, config.event_store.checkpoint_every,
+        )
         sync.settings_hooks.append(lambda c: self.auth.reconfigure(c.auth))
         sync.settings_hooks.append(lambda c: self.metrics_history.reconfigure(
             c.observability.history_interval_s, c.observability.history_max_points))
 
     async def start(self) -> None:
         await self.store.start()
+        await self.log.start()
         await self.projector.start()
+        await self.log.caught_up()
         self.metrics.live = True
         await self.alert_rules.start()
         await self.auth.start()
@@ -189,4 +199,5 @@ class Services(ServicesView):
         await self.alert_rules.close()
         await self.auth.close()
         await self.projector.stop()
+        await self.log.close()
         await self.store.close()

@@ -15,6 +15,7 @@ from hangar.app.config_sync import ConfigSync
 from hangar.app.discovery import DiscoveryService
 from hangar.app.groups import GroupStartup
 from hangar.app.hub import EventHub
+from hangar.app.log.wiring import LogFeatures
 from hangar.app.ports import EventStore, ProviderConnector
 from hangar.app.projections.catalog import CatalogProjection
 from hangar.app.projections.discovery import DiscoveryProjection
@@ -52,6 +53,7 @@ class Services:
     discovery: DiscoveryService
     connector: ProviderConnector
     live: LiveConfig
+    log: LogFeatures
     streams: StreamIndex
     pager: Pager
     skills_view: SkillsProjection

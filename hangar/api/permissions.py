@@ -89,6 +89,16 @@ ROUTE_PERMISSIONS: dict[str, str] = {
     # --- event streams -------------------------------------------------------------------------
     "WS /api/ws/events": "events:read",
     "WS /api/ws/state": "providers:read",
+    # --- the log as a product: paging, following, history -------------------------------------
+    "GET /api/events": "events:read",
+    "GET /api/events/stream": "events:read",
+    "GET /api/streams/{stream_id}": "events:read",
+    "GET /api/streams/{stream_id}/events": "events:read",
+    "GET /api/diff": "events:read",
+    "GET /api/providers/{provider_id}/history": "providers:read",
+    "GET /api/auth/policies": "auth:read",
+    "POST /api/auth/policies/simulate": "auth:read",
+    "GET /api/auth/principals/{principal_id}/tools": "auth:read",
     # --- auth ----------------------------------------------------------------------------------
     "POST /api/auth/keys": "auth:admin",
     "DELETE /api/auth/keys/{key_id}": "auth:admin",

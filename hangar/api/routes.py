@@ -10,8 +10,10 @@ from hangar.api.catalog import CatalogController
 from hangar.api.config import ConfigController
 from hangar.api.definitions import DefinitionsController
 from hangar.api.discovery import DiscoveryController
+from hangar.api.events import EventsController
 from hangar.api.groups import GroupController
 from hangar.api.health import live, ready
+from hangar.api.log_insight import LogInsightController
 from hangar.api.maintenance import MaintenanceController
 from hangar.api.mcp_front import mcp_endpoint
 from hangar.api.observability import ObservabilityController, prometheus_metrics
@@ -53,4 +55,7 @@ ROUTE_HANDLERS: list[Any] = [
     *ui_route_handlers(),
     # ToolHive's API at /api/v1beta (docs/toolhive.md)
     toolhive_router(),
+    # the log as a product
+    EventsController,
+    LogInsightController,
 ]

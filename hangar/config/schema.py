@@ -36,6 +36,8 @@ class EventStoreConfig(Strict):
     snapshot_every: Annotated[int, msgspec.Meta(ge=0)] = 100
     batch_max: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 500
     sqlite_synchronous: Literal["FULL", "NORMAL", "EXTRA"] = "FULL"
+    # Events between two read-model checkpoints: the most an as-of read folds.
+    checkpoint_every: Annotated[int, msgspec.Meta(ge=100)] = 10_000
 
 
 class HealthConfig(Strict):

@@ -18,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "hangar"
 
-WIRING = {"hangar.bootstrap", "hangar.cli", "hangar.asgi", "hangar.__main__"}
+WIRING = {"hangar.bootstrap", "hangar.cli", "hangar.cli_log", "hangar.asgi", "hangar.__main__"}
 LOWER = {
     "domain": set(),
     "config": {"domain"},
