@@ -74,9 +74,9 @@ async def group(services: Services, as_of: str, group_id: str) -> Response[dict[
     return Response(group_at(m, v), headers=_headers(m, ETag=etag(v.version)))
 
 
-async def catalog(services: Services, as_of: str, search: str | None, tags: list[str]) -> Response[dict[str, Any]]:
-    from hangar.api.catalog import entry_body
-
+async def catalog(
+    services: Services, as_of: str, search: str | None, tags: list[str], entry_body: Callable[[Any], Any],
+) -> Response[dict[str, Any]]:
     m = await models_at(services, as_of)
     entries = [entry_body(v) for v in m.catalog.search(search, tags)]
     return Response({"entries": entries, "total": len(entries)}, headers=_headers(m))
@@ -98,8 +98,6 @@ def policies_body(m: ReadModels) -> dict[str, Any]:
     return {"policies": items, "total": len(items)}
 
 
-async def system(services: Services, as_of: str) -> Response[Any]:
-    from hangar.api.system import system_body
-
+async def system(services: Services, as_of: str, system_body: Callable[[Services, Any], Any]) -> Response[Any]:
     m = await models_at(services, as_of)
     return Response(msgspec.to_builtins(system_body(services, m.providers)), headers=_headers(m))

@@ -151,7 +151,7 @@ class CatalogController(Controller):
     ) -> dict[str, Any] | Response[dict[str, Any]]:
         wanted = [t for t in (tags or "").split(",") if t.strip()]
         if as_of is not None:
-            return await as_of_views.catalog(services, as_of, search, wanted)
+            return await as_of_views.catalog(services, as_of, search, wanted, entry_body)
         rows = services.catalog_view.search(search, wanted)
         if wants_page(limit, cursor):
             page = page_rows(services.pager, f"catalog:{search or ''}:{tags or ''}", rows,

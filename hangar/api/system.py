@@ -44,7 +44,7 @@ class SystemController(Controller):
         as_of: Annotated[str | None, Parameter(max_length=64, description="a position or RFC 3339 time")] = None,
     ) -> SystemBody | Response[Any]:
         if as_of is not None:
-            return await as_of_views.system(services, as_of)
+            return await as_of_views.system(services, as_of, system_body)
         return system_body(services, services.providers)
 
 

@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "hangar"
 
 WIRING = {"hangar.bootstrap", "hangar.cli", "hangar.cli_log", "hangar.asgi", "hangar.__main__"}
+# The command-line client is part of the CLI entry point.
+WIRING_PACKAGES = ("hangar.cli_client",)
 LOWER = {
     "domain": set(),
     "config": {"domain"},
@@ -30,7 +32,6 @@ LOWER = {
     "observability": {"domain", "app", "config"},
     "api": {"domain", "app", "config", "formats", "observability", "ui"},
     "ui": set(),
-    "cli_client": {"domain", "app", "config", "api"},
     "examples": set(),
 }
 
@@ -83,7 +84,8 @@ def layer(name: str) -> str | None:
 
 
 def test_every_module_is_in_a_layer_or_wires() -> None:
-    stray = [m for m in modules() if m != "hangar" and m not in WIRING and layer(m) is None]
+    stray = [m for m in modules() if m != "hangar" and m not in WIRING and not m.startswith(WIRING_PACKAGES)
+             and layer(m) is None]
     assert stray == []
 
 
