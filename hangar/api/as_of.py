@@ -6,16 +6,16 @@ Controllers call these only when ``as_of`` is given, so the live path is untouch
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 from litestar import MediaType, Response
 
 from hangar.api import views
-from hangar.api.deps import etag
+from hangar.api.deps import Services, etag
 from hangar.app.log.timetravel import ReadModels
 from hangar.app.projections.groups import GroupView
-from hangar.app.services import Services
 from hangar.domain.errors import GroupNotFoundError, ProviderNotFoundError
 
 AS_OF_HEADER = "X-As-Of-Position"
@@ -74,17 +74,18 @@ async def group(services: Services, as_of: str, group_id: str) -> Response[dict[
     return Response(group_at(m, v), headers=_headers(m, ETag=etag(v.version)))
 
 
-async def catalog(services: Services, as_of: str, search: str | None, tags: list[str]) -> Response[dict[str, Any]]:
-    from hangar.api.catalog import entry_body
-
+async def catalog(
+    services: Services, as_of: str, search: str | None, tags: list[str], entry_body: Callable[[Any], Any],
+) -> Response[dict[str, Any]]:
     m = await models_at(services, as_of)
     entries = [entry_body(v) for v in m.catalog.search(search, tags)]
     return Response({"entries": entries, "total": len(entries)}, headers=_headers(m))
 
 
-async def roles(services: Services, as_of: str) -> Response[dict[str, Any]]:
-    from hangar.api.auth import roles_body
-
+async def roles(
+    services: Services, as_of: str, roles_body: Callable[[list[Any]], dict[str, Any]],
+) -> Response[dict[str, Any]]:
+    """``roles_body`` is the auth routes' shaping, passed in so this module need not import them."""
     m = await models_at(services, as_of)
     return Response(roles_body(m.auth.all_roles()), headers=_headers(m))
 
@@ -97,8 +98,6 @@ def policies_body(m: ReadModels) -> dict[str, Any]:
     return {"policies": items, "total": len(items)}
 
 
-async def system(services: Services, as_of: str) -> Response[Any]:
-    from hangar.api.system import system_body
-
+async def system(services: Services, as_of: str, system_body: Callable[[Services, Any], Any]) -> Response[Any]:
     m = await models_at(services, as_of)
     return Response(msgspec.to_builtins(system_body(services, m.providers)), headers=_headers(m))

@@ -11,12 +11,11 @@ from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import Parameter
 
 from hangar.api import as_of as as_of_views
-from hangar.api.deps import command_context
+from hangar.api.deps import Services, command_context
 from hangar.api.preconditions import create_guarded, create_only, refuse_existing, stream_etag
 from hangar.app.auth import commands as ac
 from hangar.app.auth.projection import KeyView, RoleView
 from hangar.app.codec import iso
-from hangar.app.services import Services
 from hangar.domain.auth import check_principal_id, parse_permission
 from hangar.domain.auth_aggregates import POLICY_STREAM, ROLE_STREAM, policy_id
 from hangar.domain.errors import RoleNotFoundError, ValidationError
@@ -190,7 +189,7 @@ class AuthController(Controller):
         as_of: Annotated[str | None, Parameter(max_length=64, description="a position or RFC 3339 time")] = None,
     ) -> dict[str, Any] | Response[dict[str, Any]]:
         if as_of is not None:
-            return await as_of_views.roles(services, as_of)
+            return await as_of_views.roles(services, as_of, roles_body)
         return roles_body(services.auth.view.all_roles())
 
     @get("/roles/builtin", summary="The built-in roles")

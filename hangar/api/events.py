@@ -11,9 +11,9 @@ from litestar import Controller, MediaType, Request, Response, get
 from litestar.params import Parameter
 from litestar.response import Stream
 
+from hangar.api.deps import Services
 from hangar.app.log.ports import MAX_PAGE, EventQuery
 from hangar.app.log.query import public_frame
-from hangar.app.services import Services
 from hangar.domain.errors import NotFoundError, ValidationError
 from hangar.domain.events import EVENT_TYPES
 

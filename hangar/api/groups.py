@@ -9,13 +9,12 @@ from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import Parameter
 
 from hangar.api import as_of as as_of_views
-from hangar.api.deps import command_context, etag
+from hangar.api.deps import Services, command_context, etag
 from hangar.api.preconditions import create_guarded, create_only, refuse_existing
 from hangar.api.provider_runtime import InvokeRequest
 from hangar.app.group_invoke import GroupInvokeResult, InvokeGroupTool, RebalanceGroup
 from hangar.app.groups import AddGroupMember, CreateGroup, DeleteGroup, RemoveGroupMember, UpdateGroup
 from hangar.app.projections.groups import GroupView
-from hangar.app.services import Services
 from hangar.domain.errors import GroupNotFoundError
 from hangar.domain.group import evaluate, in_rotation, is_healthy
 from hangar.domain.group_events import (
@@ -182,15 +181,15 @@ def group_body(services: Services, v: GroupView) -> GroupBody:
             inflight=router.inflight(m.provider_id),
         ))
     health = evaluate(v.members, v.spec.min_healthy, statuses)
-    rt = router.runtime(v)
+    breaker = router.breaker_status(v)
     return GroupBody(
         group_id=v.group_id, description=v.spec.description, state=health.state.value,
         strategy=v.spec.strategy, min_healthy=v.spec.min_healthy, healthy_count=health.healthy_count,
         total_members=health.total, is_available=health.routable_count > 0,
         circuit_open=v.breaker_state == "open", circuit_breaker_state=v.breaker_state,
         circuit_breaker=BreakerBody(
-            state=v.breaker_state, failure_threshold=rt.breaker.failure_threshold,
-            reset_timeout_s=rt.breaker.reset_timeout_s, failures=rt.breaker.failures,
+            state=v.breaker_state, failure_threshold=breaker.failure_threshold,
+            reset_timeout_s=breaker.reset_timeout_s, failures=breaker.failures,
         ),
         members=members, version=v.version, created_at=v.created_at, updated_at=v.updated_at,
         last_rebalanced_at=v.last_rebalanced_at,

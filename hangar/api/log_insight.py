@@ -9,7 +9,7 @@ from litestar import Controller, Response, get, post
 from litestar.params import Parameter
 
 from hangar.api import as_of as as_of_views
-from hangar.app.services import Services
+from hangar.api.deps import Services
 from hangar.domain.auth import EVERYONE, check_principal_id
 from hangar.domain.errors import ProviderNotFoundError, ValidationError
 from hangar.domain.provider_spec import check_provider_id

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from litestar.types import Receive, Scope, Send
 
+from hangar.api.mcp_access import PROVIDER_KEY
 from hangar.api.mcp_front import FrontDoorStartingError, McpFrontDoor, _send_error
 from hangar.domain.errors import HangarError, ProviderNotFoundError
 
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
     from hangar.api.mcp_provider_server import ProviderMcpServer
 
 log = structlog.get_logger("hangar.mcp")
-PROVIDER_KEY = "hangar.provider"
 
 
 def provider_of(path: str) -> str:
@@ -69,7 +69,7 @@ class ProviderEndpoints:
         pid = provider_of(scope.get("path", ""))
         try:
             principal = await self.front.access.authenticate(scope)
-            if self.front.services.providers.get(pid) is None:
+            if self.front.providers.get(pid) is None:
                 raise ProviderNotFoundError(pid)
             if self.server is None:
                 raise FrontDoorStartingError()

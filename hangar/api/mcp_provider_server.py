@@ -15,7 +15,7 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 
-from hangar.api.mcp_provider import PROVIDER_KEY
+from hangar.api.mcp_access import PROVIDER_KEY
 from hangar.api.mcp_server import PRINCIPAL_KEY, call_result
 from hangar.api.system import package_version
 from hangar.app.bus import CommandContext
@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 class ProviderMcpServer:
     def __init__(self, front: McpFrontDoor) -> None:
         self.front = front
-        self.services = front.services
+        self.bus = front.bus
+        self.providers = front.providers
         self.server: Server[Any] = Server(
             "hangar-provider", version=package_version(),
             on_list_tools=self._list_tools, on_call_tool=self._call_tool,
@@ -55,12 +56,12 @@ class ProviderMcpServer:
         self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         pid, principal = self._scope(ctx)
-        view = self.services.providers.get(pid)
+        view = self.providers.get(pid)
         if view is not None and not view.visible_tools:
             # Tools unknown until the provider first runs: start it so a client can see them.
             with contextlib.suppress(HangarError):
-                await self.services.bus.execute(StartProvider(pid), CommandContext(principal=principal))
-            view = self.services.providers.get(pid)
+                await self.bus.execute(StartProvider(pid), CommandContext(principal=principal))
+            view = self.providers.get(pid)
         tools = view.visible_tools if view is not None else []
         return types.ListToolsResult(tools=[
             types.Tool(name=t.name, description=t.description or None,
@@ -75,4 +76,4 @@ class ProviderMcpServer:
         if not self.front.access.visible(principal, pid, params.name, False):
             raise MCPError(code=INVALID_PARAMS, message=f"Unknown tool: {params.name}")
         cmd = InvokeTool(provider_id=pid, tool=params.name, arguments=dict(params.arguments or {}))
-        return await call_result(ctx, self.services.bus.execute(cmd, CommandContext(principal=principal)))
+        return await call_result(ctx, self.bus.execute(cmd, CommandContext(principal=principal)))

@@ -11,8 +11,8 @@ from litestar import Controller, Response, get
 from litestar.params import Parameter
 
 from hangar.api import as_of as as_of_views
+from hangar.api.deps import Services
 from hangar.app.projections.providers import ProvidersProjection
-from hangar.app.services import Services
 
 
 @cache
@@ -48,7 +48,7 @@ class SystemController(Controller):
         as_of: Annotated[str | None, Parameter(max_length=64, description="a position or RFC 3339 time")] = None,
     ) -> SystemBody | Response[Any]:
         if as_of is not None:
-            return await as_of_views.system(services, as_of)
+            return await as_of_views.system(services, as_of, system_body)
         return system_body(services, services.providers)
 
 

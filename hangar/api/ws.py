@@ -11,10 +11,10 @@ from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import Parameter
 
+from hangar.api.deps import Services
 from hangar.api.guard import accepted_subprotocol
 from hangar.api.ws_resume import parse_message, serve_resumable
 from hangar.app.hub import Subscriber
-from hangar.app.services import Services
 
 # 1013 "try again later": the client fell behind and was dropped.
 CLOSE_TOO_SLOW = 1013

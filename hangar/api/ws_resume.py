@@ -14,10 +14,10 @@ import msgspec
 from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 
+from hangar.api.deps import Services
 from hangar.app.log.ports import EventQuery
 from hangar.app.log.query import public_frame
 from hangar.app.ports import RecordedEvent
-from hangar.app.services import Services
 
 
 class ClientMessage(msgspec.Struct, forbid_unknown_fields=True):

@@ -57,6 +57,11 @@ RUNNING: contextvars.ContextVar[Running | None] = contextvars.ContextVar("hangar
 """Set while a handler runs. A task spawned meanwhile inherits it; once the command is over it is
 closed."""
 
+def follow(ctx: CommandContext, meta: EventMetadata) -> CommandContext:
+    """The context for commands a handler sends on behalf of its own: same principal and
+    correlation id, and no ``If-Match`` (that precondition was the outer command's)."""
+    return msgspec.structs.replace(ctx, correlation_id=meta.correlation_id, if_match=None)
+
 Handler = Callable[[Any, CommandContext, EventMetadata], Awaitable[Any]]
 CommandObserver = Callable[[Any, CommandContext, str, Exception | None], None]
 SpanFactory = Callable[[str], AbstractContextManager[str | None]]

@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from hangar.app.ports import NewEvent, RecordedEvent
+from hangar.app.ports import EventStore, NewEvent, RecordedEvent
 from hangar.domain.events import DomainEvent, Event
 
 _encoder = msgspec.json.Encoder()
@@ -101,3 +101,9 @@ def frame(recorded: RecordedEvent) -> bytes:
 
 def now() -> float:
     return time.time()
+
+
+async def append_one(store: EventStore, stream_id: str, event: Event, metadata: EventMetadata) -> tuple[int, int]:
+    """Append one event to a stream with no expected version (streams that only record facts:
+    calls, audit, security, config, maintenance); returns the stream version and position."""
+    return await store.append(stream_id, None, [encode(event, metadata)])

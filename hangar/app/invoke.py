@@ -11,19 +11,16 @@ import msgspec
 import structlog
 
 from hangar.app import codec
-from hangar.app.bus import CommandBus, CommandContext
+from hangar.app.bus import CommandBus, CommandContext, follow
 from hangar.app.codec import EventMetadata, new_id
-from hangar.app.lifecycle import Lifecycle
 from hangar.app.ports import EventStore
 from hangar.app.projections.providers import ProvidersProjection
 from hangar.app.projector import Projector
+from hangar.app.runtime_facts import ProviderRuntime
 from hangar.domain import events as ev
 from hangar.domain.errors import (
-    CircuitOpenError,
     HangarError,
-    ProviderError,
     ProviderNotFoundError,
-    ProviderTimeoutError,
     ToolNotFoundError,
     ValidationError,
 )
@@ -154,10 +151,10 @@ class ToolGate(Protocol):
 
 class Invoker:
     def __init__(
-        self, store: EventStore, lifecycle: Lifecycle, providers: ProvidersProjection, projector: Projector
+        self, store: EventStore, runtime: ProviderRuntime, providers: ProvidersProjection, projector: Projector
     ) -> None:
         self._store = store
-        self._lifecycle = lifecycle
+        self._runtime = runtime
         self._providers = providers
         self._projector = projector
         self._validators = _Validators()
@@ -186,17 +183,7 @@ class Invoker:
         spec_tool = self._find_tool(pid, cmd.tool)
         if spec_tool is not None:
             self._validators.check(spec_tool, cmd.arguments)
-        h = self._lifecycle.handle(pid)
-        now = time.monotonic()
-        breaker_before = h.breaker.state
-        if not h.breaker.allow(now):
-            raise CircuitOpenError(pid, h.breaker.retry_after(now))
-        try:
-            conn = await self._lifecycle.ensure_started(pid, ctx)
-        except HangarError:
-            h.breaker.failure(time.monotonic())
-            await self._lifecycle.record_breaker(h, breaker_before)
-            raise
+        ticket = await self._runtime.open_call(pid, follow(ctx, meta))
         if spec_tool is None:
             found = self._find_tool(pid, cmd.tool)
             if found is not None:
@@ -207,41 +194,32 @@ class Invoker:
         stream = calls_stream_id(pid)
         # The request is queued for the group-commit writer without waiting: its fsync overlaps
         # the call itself. Both events are awaited before answering, so a 2xx means durable.
-        requested = asyncio.ensure_future(self._store.append(stream, None, [codec.encode(
-            ev.ToolInvocationRequested(
-                provider_id=pid, tool_name=cmd.tool, call_id=call_id,
-                arguments_size=len(_size_encoder.encode(cmd.arguments)),
-                group_id=cmd.group_id, principal=ctx.principal,
-            ), meta)]))
+        requested = asyncio.ensure_future(codec.append_one(self._store, stream, ev.ToolInvocationRequested(
+            provider_id=pid, tool_name=cmd.tool, call_id=call_id,
+            arguments_size=len(_size_encoder.encode(cmd.arguments)),
+            group_id=cmd.group_id, principal=ctx.principal,
+        ), meta))
         started = time.perf_counter()
-        h.inflight += 1
         try:
-            outcome = await conn.call_tool(cmd.tool, cmd.arguments, timeout)
-        except (ProviderError, ProviderTimeoutError, HangarError) as exc:
+            outcome = await ticket.call(cmd.tool, cmd.arguments, timeout)
+        except HangarError as exc:
             duration_ms = (time.perf_counter() - started) * 1000
-            if not isinstance(exc, ValidationError):
-                h.breaker.failure(time.monotonic())
             failed = ev.ToolInvocationFailed(
                 provider_id=pid, tool_name=cmd.tool, call_id=call_id,
                 duration_ms=round(duration_ms, 3), error=exc.message, error_type=exc.error_type,
                 group_id=cmd.group_id,
             )
             await self._finish(requested, stream, failed, meta)
-            await self._lifecycle.record_breaker(h, breaker_before)
+            await ticket.settle()
             raise
-        finally:
-            h.inflight -= 1
-            h.last_used = time.monotonic()
         duration_ms = (time.perf_counter() - started) * 1000
-        h.breaker.success()
         completed = ev.ToolInvocationCompleted(
             provider_id=pid, tool_name=cmd.tool, call_id=call_id, duration_ms=round(duration_ms, 3),
             result_size=len(_size_encoder.encode(outcome.content)), is_error=outcome.is_error,
             group_id=cmd.group_id,
         )
         await self._finish(requested, stream, completed, meta)
-        if h.breaker.state != breaker_before:
-            await self._lifecycle.record_breaker(h, breaker_before)
+        await ticket.settle()
         return InvokeResult(
             provider_id=pid, tool=cmd.tool, result=outcome.content, is_error=outcome.is_error,
             duration_ms=round(duration_ms, 3), structured_content=outcome.structured_content,
@@ -250,6 +228,6 @@ class Invoker:
     async def _finish(
         self, requested: asyncio.Future[tuple[int, int]], stream: str, event: ev.Event, meta: EventMetadata
     ) -> None:
-        _, position = await self._store.append(stream, None, [codec.encode(event, meta)])
+        _, position = await codec.append_one(self._store, stream, event, meta)
         await requested
         await self._projector.wait_for(position)

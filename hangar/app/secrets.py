@@ -17,19 +17,13 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from hangar.domain.errors import ValidationError
 from hangar.domain.provider_spec import ProviderSpec
+from hangar.domain.secrets_policy import REDACTED, looks_secret
 
 PREFIX = "enc:v1:"
-SECRET_MARKERS = ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL", "AUTH", "PRIVATE")
-REDACTED = "***"
 DEFAULT_KEY_FILE = "./data/hangar-secret.key"
 SECRET_REFERENCE = re.compile(r"\$\{secret:([A-Za-z0-9][A-Za-z0-9_.-]*)\}")
 """``${secret:NAME}``: a reference to the secrets vault, resolved only when a process starts; the
 reference itself is not secret, so it is recorded as written."""
-
-
-def looks_secret(name: str) -> bool:
-    upper = name.upper()
-    return any(marker in upper for marker in SECRET_MARKERS)
 
 
 def is_sealed(value: str) -> bool:

@@ -11,30 +11,19 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from hangar.domain.group_events import FailureThreshold, MinHealthy, Priority, ResetTimeout, Strategy, Weight
-from hangar.domain.provider_spec import IdleSeconds, PositiveSeconds, ProviderMode, ToolSpec
+from hangar.domain.provider_spec import ProviderSpec
 
 
 class Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     pass
 
 
-class ProviderConfig(Strict):
-    mode: ProviderMode
-    command: list[str] | str | None = None
+class ProviderConfig(ProviderSpec, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The provider definition, as a config file may also spell it: ``command`` may be one
+    string, and ``args`` are appended to it (``loader.to_spec`` makes the definition)."""
+
+    command: list[str] | str | None = None  # type: ignore[assignment]
     args: list[str] = []
-    image: str | None = None
-    endpoint: str | None = None
-    env: dict[str, str] = {}
-    idle_ttl_s: IdleSeconds = 300
-    health_check_interval_s: PositiveSeconds = 60
-    description: str | None = None
-    volumes: list[str] = []
-    network: str = "none"
-    read_only: bool = True
-    tools: list[ToolSpec] | None = None
-    call_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
-    secret_env: list[str] = []
-    """Env names whose values are secret even if their names do not look it."""
 
 
 class ServerConfig(Strict):

@@ -12,19 +12,20 @@ import bisect
 import importlib.metadata
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from hangar.app.alerts import AlertsProjection
+from hangar.app.hub import EventHub
 from hangar.app.ports import EventStore, NewEvent, RecordedEvent, Snapshot
+from hangar.app.projector import Projector
+from hangar.app.runtime_facts import RuntimeStatus
 from hangar.domain import events as ev
 from hangar.domain import group_events as ge
 from hangar.domain import ops_events as ops
-
-if TYPE_CHECKING:
-    from hangar.app.services import Services
 
 PREFIX = "mcp_hangar_"
 PROVIDER_STATES = ("cold", "initializing", "ready", "degraded", "dead")
@@ -73,6 +74,8 @@ class Metrics:
         r.register(self.states)
         self.config_reloads = Counter(p + "config_reloads", "Configuration reloads by result", ["result"],
                                       registry=r)
+        self.commands = Counter(p + "commands", "Commands executed on the bus, by command and outcome",
+                                ["command", "outcome"], registry=r)
         self.alerts_raised = Counter(p + "alerts_raised", "Alerts raised", ["rule", "level"], registry=r)
         build = Gauge(p + "build_info", "Hangar build", ["version"], registry=r)
         build.labels(version or _package_version()).set(1)
@@ -83,9 +86,12 @@ class Metrics:
 
     # --- wiring -------------------------------------------------------------------------------
 
-    def bind(self, services: Services) -> None:
-        self.registry.register(_LiveCollector(services, self))
-        services.projector.add_listener(self)
+    def observe_command(self, command: Any, ctx: Any, command_id: str, exc: Exception | None) -> None:
+        """Bus observer: operator commands and runtime facts are counted alike."""
+        self.commands.labels(type(command).__name__, "failure" if exc is not None else "success").inc()
+
+    def add_collector(self, collector: Collector) -> None:
+        self.registry.register(collector)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -318,34 +324,40 @@ def _bound(b: float) -> str:
     return repr(b)
 
 
-class _LiveCollector(Collector):
+class LiveCollector(Collector):
     """Scrape-time values read from the live objects (no bookkeeping on the hot paths)."""
 
-    def __init__(self, services: Services, metrics: Metrics) -> None:
-        self.s = services
+    def __init__(
+        self, metrics: Metrics, hub: EventHub, projector: Projector, runtime: RuntimeStatus,
+        alerts: AlertsProjection, uptime: Callable[[], float],
+    ) -> None:
         self.m = metrics
+        self._hub = hub
+        self._projector = projector
+        self._runtime = runtime
+        self._alerts = alerts
+        self._uptime = uptime
 
     def collect(self) -> Iterable[Metric]:
         p = PREFIX
-        hub = self.s.hub
+        hub = self._hub
         yield GaugeMetricFamily(p + "websocket_clients", "Connected WebSocket clients", value=len(hub.subscribers))
         yield CounterMetricFamily(p + "websocket_dropped_clients", "WebSocket clients dropped for being too slow",
                                   value=hub.dropped_clients)
         yield CounterMetricFamily(p + "websocket_frames_sent", "WebSocket frames queued to clients",
                                   value=hub.frames_sent)
-        position = self.s.projector.position
+        position = self._projector.position
         yield GaugeMetricFamily(p + "projector_position", "Global position applied to the read models",
                                 value=position)
         yield GaugeMetricFamily(p + "projection_lag_events", "Appended events not yet in the read models",
                                 value=max(0, self.m.last_appended - position))
-        yield GaugeMetricFamily(p + "uptime_seconds", "Seconds since Hangar started", value=self.s.uptime_seconds)
+        yield GaugeMetricFamily(p + "uptime_seconds", "Seconds since Hangar started", value=self._uptime())
         inflight = GaugeMetricFamily(p + "provider_inflight_calls", "Tool calls in flight", labels=["provider"])
-        for pid, h in list(self.s.lifecycle.handles.items()):
-            inflight.add_metric([pid], h.inflight)
+        for pid, st in self._runtime.statuses().items():
+            inflight.add_metric([pid], st.inflight)
         yield inflight
         active = GaugeMetricFamily(p + "alerts_active", "Active alerts by level", labels=["level"])
-        alerts = getattr(self.s, "alerts", None)
-        counts = alerts.projection.active_by_level() if alerts is not None else {}
+        counts = self._alerts.active_by_level()
         for level in ("critical", "warning", "info"):
             active.add_metric([level], counts.get(level, 0))
         yield active

@@ -12,8 +12,8 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
-from hangar.api.app import create_app
 from hangar.api.permissions import PUBLIC, ROUTE_PERMISSIONS, route_keys
+from hangar.asgi import create_app
 from hangar.config.schema import HangarConfig
 from tests.auth.conftest import AuthHangar, make_key
 

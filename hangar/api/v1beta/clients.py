@@ -8,10 +8,9 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 
-from hangar.api.deps import command_context
+from hangar.api.deps import Services, command_context
 from hangar.api.v1beta.groups import names as group_names
 from hangar.api.v1beta.workloads import base_url
-from hangar.app.services import Services
 from hangar.app.toolhive.clients import CLIENTS, TOOLHIVE_CLIENTS, RegisterClient, UnregisterClient, client_format
 from hangar.app.toolhive.workloads import DEFAULT_GROUP
 from hangar.domain.errors import GroupNotFoundError, ValidationError

@@ -8,10 +8,9 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import Parameter
 
-from hangar.api.deps import command_context
+from hangar.api.deps import Services, command_context
 from hangar.app.groups import CreateGroup, DeleteGroup
 from hangar.app.providers import DeregisterProvider
-from hangar.app.services import Services
 from hangar.app.toolhive.workloads import DEFAULT_GROUP
 from hangar.domain.errors import AlreadyExistsError, GroupNotFoundError, ValidationError
 from hangar.domain.group_events import GroupSpec

@@ -7,8 +7,7 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post, put
 
-from hangar.api.deps import command_context
-from hangar.app.services import Services
+from hangar.api.deps import Services, command_context
 from hangar.app.toolhive.secrets import CreateSecret, DeleteSecret, SetUpSecrets, UpdateSecret
 from hangar.domain.errors import ValidationError
 

@@ -9,8 +9,7 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import Parameter
 
-from hangar.api.deps import command_context
-from hangar.app.services import Services
+from hangar.api.deps import Services, command_context
 from hangar.app.toolhive.projection import SkillView
 from hangar.app.toolhive.skills import InstallSkill, RemoveSkill, validate_dir
 from hangar.domain.errors import NotFoundError, ValidationError

@@ -7,9 +7,8 @@ from typing import Annotated, Any
 from litestar import Controller, MediaType, Request, Response, delete, get, post
 from litestar.params import Parameter
 
-from hangar.api.deps import command_context
+from hangar.api.deps import Services, command_context
 from hangar.app.projections.providers import ProviderView
-from hangar.app.services import Services
 from hangar.app.toolhive.upgrade import check_upgrade, upgrade_image
 from hangar.app.toolhive.workloads import (
     RUNNING,

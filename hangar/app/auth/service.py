@@ -188,6 +188,6 @@ class AuthService:
             instance=self._instance,
         )
         try:
-            await self._store.append(SECURITY_STREAM, None, [codec.encode(event, meta)])
+            await codec.append_one(self._store, SECURITY_STREAM, event, meta)
         except Exception:  # refusing the request matters more than recording that we did
             log.exception("security_event_failed", event_type=type(event).__name__)

@@ -8,12 +8,12 @@ from typing import Any, TypeVar
 
 from hangar.app.bus import CommandBus, CommandContext
 from hangar.app.codec import EventMetadata
-from hangar.app.lifecycle import Lifecycle
 from hangar.app.ports import EventStore
 from hangar.app.projections.catalog import CatalogProjection
 from hangar.app.projections.groups import GroupsProjection
 from hangar.app.projections.providers import ProvidersProjection
-from hangar.app.repository import Repository
+from hangar.app.repository import Repository, RepositoryFactory
+from hangar.app.runtime_facts import ProviderRuntime
 from hangar.app.secrets import SecretBox
 from hangar.app.skills import SkillsProjection
 from hangar.app.toolhive.clients import ClientFiles
@@ -33,7 +33,7 @@ class ToolhiveModule:
     def __init__(
         self, store: EventStore, wait_for: Callable[[int], Any], bus: CommandBus, snapshot_every: int,
         providers: ProvidersProjection, groups: GroupsProjection, catalog: CatalogProjection,
-        published_skills: SkillsProjection, lifecycle: Lifecycle, box: SecretBox,
+        published_skills: SkillsProjection, runtime: ProviderRuntime, box: SecretBox,
         clients: ClientsConfig, registries: RegistriesConfig,
         metadata: Callable[[CommandContext], EventMetadata],
     ) -> None:
@@ -41,13 +41,11 @@ class ToolhiveModule:
         self.view = ToolhiveProjection()
 
         def repo(cls: type[A], kind: str, prefix: str) -> Repository[A]:
-            return Repository(store, wait_for, kind=kind, stream_prefix=prefix, new=cls,
-                              from_snapshot=cls.from_snapshot,  # type: ignore[arg-type]
-                              snapshot_every=snapshot_every)
+            factory = RepositoryFactory(kind, prefix, cls, cls.from_snapshot)  # type: ignore[arg-type]
+            return factory(store, wait_for, snapshot_every)
 
-        self.secrets = SecretVault(repo(SecretsVault, "SecretsVault", "secrets:"), box, self.view, providers, lifecycle)
+        self.secrets = SecretVault(repo(SecretsVault, "SecretsVault", "secrets:"), box, self.view, providers, runtime)
         self.secrets.register_with(bus)
-        lifecycle.resolve_refs = self.secrets.resolve
         self.clients = ClientFiles(repo(ClientRegistration, "Client", "clients:"), self.home)
         self.clients.register_with(bus)
         self.registries = RegistrySources(repo(RegistrySource, "Registry", "registry:"), bus, self.view,

@@ -16,9 +16,9 @@ import structlog
 
 from hangar.app.bus import CommandBus, CommandContext
 from hangar.app.codec import EventMetadata
-from hangar.app.lifecycle import Lifecycle
 from hangar.app.projections.providers import ProvidersProjection
 from hangar.app.repository import Repository
+from hangar.app.runtime_facts import ProviderRuntime
 from hangar.app.secrets import SECRET_REFERENCE, SecretBox
 from hangar.app.toolhive.projection import ToolhiveProjection
 from hangar.domain.errors import NotFoundError, ValidationError
@@ -64,7 +64,7 @@ def references(spec: ProviderSpec) -> set[str]:
 class SecretVault:
     def __init__(
         self, repo: Repository[SecretsVault], box: SecretBox, view: ToolhiveProjection,
-        providers: ProvidersProjection, lifecycle: Lifecycle, environ: Mapping[str, str] = os.environ,
+        providers: ProvidersProjection, lifecycle: ProviderRuntime, environ: Mapping[str, str] = os.environ,
     ) -> None:
         self.repo = repo
         self.box = box
