@@ -1,7 +1,7 @@
 """REST throughput of Hangar (and optionally the peer mcp-hangar) on this machine.
 
-    .venv/bin/python bench/bench_api.py                      # uvicorn, the default server
-    .venv/bin/python bench/bench_api.py --server granian     # the same app on granian
+    .venv/bin/python bench/bench_api.py                      # granian embedded, the default server
+    .venv/bin/python bench/bench_api.py --server uvicorn     # the same app on uvicorn (in-process too)
     .venv/bin/python bench/bench_api.py --peer /path/to/peer-venv   # the peer on the same load
 
 Measures GET /api/providers with 20 providers and durable POST /api/providers creates, both at
@@ -62,13 +62,24 @@ def start_hangar(server: str, port: int, work: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "HANGAR_CONFIG": str(cfg), "HANGAR_DB_URL": db}
     subprocess.run([sys.executable, "-m", "hangar.cli", "migrate", "--db", db], check=True, env=env,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if server == "granian":
+    if server == "granian-worker":  # granian's own CLI: the app runs in a worker process it spawns
         cmd = [str(Path(sys.executable).parent / "granian"), "--interface", "asgi", "--factory",
                "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--workers", "1",
                "--log-level", "warning", "hangar.asgi:make_app"]
-    else:
-        cmd = [sys.executable, "-m", "hangar.cli", "serve", "--config", str(cfg), "--port", str(port), "--db", db]
+    else:  # in-process: granian's embedded server (the default) or uvicorn
+        cmd = [sys.executable, "-m", "hangar.cli", "serve", "--config", str(cfg), "--port", str(port), "--db", db,
+               "--server", server]
     return subprocess.Popen(cmd, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=(work / "server.log").open("wb"))
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    """SIGTERM (a graceful shutdown), then SIGKILL if it takes longer than ``timeout``."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def start_peer(venv: Path, port: int, work: Path) -> subprocess.Popen[bytes]:
@@ -95,7 +106,7 @@ def measure(base: str, collection: str, duration: float, creates: bool) -> dict[
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
+    ap.add_argument("--server", choices=["granian", "uvicorn", "granian-worker"], default="granian")
     ap.add_argument("--peer", type=Path, help="a venv with mcp-hangar 0.12.0 installed: measure it instead")
     ap.add_argument("--duration", type=float, default=10.0)
     ap.add_argument("--no-creates", action="store_true")
@@ -119,11 +130,7 @@ def main() -> None:
         wait_ready(base + ("/api/system/" if args.peer else "/api/system"))
         result = measure(base, collection, args.duration, creates=not args.no_creates)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps({"target": label, **result}, indent=2))
 

@@ -6,8 +6,11 @@ import argparse
 import asyncio
 import os
 import sys
+from pathlib import Path
+from typing import Any
 
 from hangar.domain.errors import HangarError
+from hangar.serving import DEFAULT_SERVER, SERVERS
 
 
 def _prefer_own_interpreter() -> None:
@@ -26,10 +29,11 @@ def _prefer_own_interpreter() -> None:
 def _serve(args: argparse.Namespace) -> int:
     _prefer_own_interpreter()
 
-    from hangar.api.app import create_app, resolve_db_url
     from hangar.app.auth.bootstrap import refuse_open_bind
-    from hangar.cli_client.serve import listen_address, run
+    from hangar.asgi import create_app, resolve_db_url
+    from hangar.cli_client.serve import listen_address
     from hangar.config.loader import load_config
+    from hangar.serving import serve
     from hangar.store.instance_lock import InstanceConflictError, SingleInstanceLock
 
     cfg = load_config(args.config)
@@ -41,13 +45,13 @@ def _serve(args: argparse.Namespace) -> int:
         lock.acquire()
     except InstanceConflictError as exc:
         raise HangarError(str(exc)) from None
-    app = create_app(args.config, args.db, config=cfg, reload_on_sighup=True, port=args.port)
-    run(app, host, port)
+    app = create_app(args.config, args.db, config=cfg, reload_on_sighup=True, port=port)
+    serve(app, host, port, args.server)
     return 0
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from hangar.api.app import resolve_db_url
+    from hangar.asgi import resolve_db_url
     from hangar.config.loader import load_config
     from hangar.store import migrate
 
@@ -99,9 +103,9 @@ def _config_export(args: argparse.Namespace) -> int:
 
 
 def _auth_create_key(args: argparse.Namespace) -> int:
-    from hangar.api.app import resolve_db_url
     from hangar.api.auth import parse_expiry
     from hangar.app.auth.bootstrap import create_key_offline
+    from hangar.asgi import resolve_db_url
     from hangar.config.loader import load_config
     from hangar.store import create_event_store, migrate
 
@@ -124,9 +128,47 @@ def _auth_create_key(args: argparse.Namespace) -> int:
     return 0
 
 
+async def run_import(file: str, db_url: str, fmt: str = "auto", overwrite: bool = True) -> dict[str, Any]:
+    """``hangar catalog import FILE``: straight into the event store (a running server picks the
+    entries up from the log)."""
+    import socket
+
+    import msgspec
+
+    from hangar.api.catalog import read_small
+    from hangar.app.bus import CommandBus
+    from hangar.app.catalog import Catalog, ImportCatalog, catalog_repository, read_document
+    from hangar.app.projections.catalog import CatalogProjection
+    from hangar.app.projector import Projector
+    from hangar.domain.catalog_formats import FORMATS, parse_document
+    from hangar.domain.errors import ValidationError
+    from hangar.store import create_event_store, migrate
+
+    if fmt not in FORMATS:
+        raise ValidationError(f"format must be one of {', '.join(FORMATS)}")
+    try:
+        text = await asyncio.to_thread(read_small, Path(file))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}") from None
+    kind, entries = parse_document(read_document(text, file), fmt)
+    await migrate(db_url)
+    store = create_event_store(db_url)
+    await store.start()
+    view = CatalogProjection()
+    projector = Projector(store, [view])
+    try:
+        await projector.start()
+        bus = CommandBus(f"{socket.gethostname()}:{os.getpid()}:cli")
+        Catalog(catalog_repository(store, projector.wait_for), bus, view).register_with(bus)
+        res = await bus.execute(ImportCatalog(entries=entries, format=kind, overwrite=overwrite))
+        return msgspec.to_builtins(res)
+    finally:
+        await projector.stop()
+        await store.close()
+
+
 def _catalog_import(args: argparse.Namespace) -> int:
-    from hangar.api.app import resolve_db_url
-    from hangar.api.catalog import run_import
+    from hangar.asgi import resolve_db_url
     from hangar.config.loader import load_config
 
     url = resolve_db_url(args.db, load_config(args.config))
@@ -179,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--db", default=None, help="event store URL (or HANGAR_DB_URL)")
     serve.add_argument("--insecure", action="store_true",
                        help="allow a non-loopback --host while auth is disabled")
+    serve.add_argument("--server", choices=SERVERS, default=os.environ.get("HANGAR_SERVER", DEFAULT_SERVER),
+                       help=f"HTTP server, run inside this process (default {DEFAULT_SERVER}, or HANGAR_SERVER)")
     serve.set_defaults(func=_serve)
 
     auth = sub.add_parser("auth", help="API keys and roles")

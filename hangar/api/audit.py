@@ -9,8 +9,8 @@ import msgspec
 from litestar import Controller, get
 from litestar.params import Parameter
 
+from hangar.api.deps import Services
 from hangar.api.paging import Cursor, page_rows, paged
-from hangar.app.services import Services
 
 Limit = Annotated[int, Parameter(ge=1, le=1000)]
 Filter = Annotated[str | None, Parameter(min_length=1, max_length=200)]

@@ -15,7 +15,8 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import Parameter
 
-from hangar.api.deps import command_context, etag
+from hangar.api import as_of as as_of_views
+from hangar.api.deps import Services, command_context, etag
 from hangar.api.paging import Cursor, PageLimit, page_rows, paged, wants_page
 from hangar.api.views import redact_env
 from hangar.app.catalog import (
@@ -26,10 +27,9 @@ from hangar.app.catalog import (
     read_document,
 )
 from hangar.app.projections.catalog import EntryView
-from hangar.app.services import Services
 from hangar.domain.catalog import entry_mode
 from hangar.domain.catalog_events import CatalogEntryData, EnvVar
-from hangar.domain.catalog_formats import FORMATS, parse_document
+from hangar.domain.catalog_formats import parse_document
 from hangar.domain.errors import CatalogEntryNotFoundError, ValidationError
 from hangar.domain.provider_spec import IdleSeconds, PositiveSeconds
 
@@ -103,7 +103,7 @@ def _entry(services: Services, entry_id: str) -> EntryView:
     return view
 
 
-def _read_small(p: Path) -> str:
+def read_small(p: Path) -> str:
     if p.stat().st_size > MAX_DOCUMENT_BYTES:
         raise ValidationError(f"path: {p} is larger than {MAX_DOCUMENT_BYTES} bytes")
     return p.read_text()
@@ -117,7 +117,7 @@ async def fetch_document(req: ImportRequest) -> Any:
         return req.document
     if req.path:
         try:
-            text = await asyncio.to_thread(_read_small, Path(req.path))
+            text = await asyncio.to_thread(read_small, Path(req.path))
         except (OSError, UnicodeDecodeError) as exc:
             raise ValidationError(f"path: cannot read {req.path}: {getattr(exc, 'strerror', None) or exc}") from None
         return read_document(text, req.path)
@@ -147,8 +147,11 @@ class CatalogController(Controller):
         tags: Annotated[str | None, Parameter(query="tags", max_length=1024)] = None,
         limit: PageLimit = None,
         cursor: Cursor = None,
-    ) -> dict[str, Any]:
+        as_of: Annotated[str | None, Parameter(max_length=64, description="a position or RFC 3339 time")] = None,
+    ) -> dict[str, Any] | Response[dict[str, Any]]:
         wanted = [t for t in (tags or "").split(",") if t.strip()]
+        if as_of is not None:
+            return await as_of_views.catalog(services, as_of, search, wanted, entry_body)
         rows = services.catalog_view.search(search, wanted)
         if wants_page(limit, cursor):
             page = page_rows(services.pager, f"catalog:{search or ''}:{tags or ''}", rows,
@@ -197,38 +200,3 @@ class CatalogController(Controller):
         )
         return Response(msgspec.to_builtins(res), status_code=201,
                         headers={"Location": f"/api/providers/{res.provider_id}"})
-
-
-async def run_import(file: str, db_url: str, fmt: str = "auto", overwrite: bool = True) -> dict[str, Any]:
-    """``hangar catalog import FILE``: straight into the event store (a running server picks the
-    entries up from the log)."""
-    import os
-    import socket
-
-    from hangar.app.bus import CommandBus
-    from hangar.app.catalog import Catalog, catalog_repository
-    from hangar.app.projections.catalog import CatalogProjection
-    from hangar.app.projector import Projector
-    from hangar.store import create_event_store, migrate
-
-    if fmt not in FORMATS:
-        raise ValidationError(f"format must be one of {', '.join(FORMATS)}")
-    try:
-        text = await asyncio.to_thread(_read_small, Path(file))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValidationError(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}") from None
-    kind, entries = parse_document(read_document(text, file), fmt)
-    await migrate(db_url)
-    store = create_event_store(db_url)
-    await store.start()
-    view = CatalogProjection()
-    projector = Projector(store, [view])
-    try:
-        await projector.start()
-        bus = CommandBus(f"{socket.gethostname()}:{os.getpid()}:cli")
-        Catalog(catalog_repository(store, projector.wait_for), bus, view).register_with(bus)
-        res = await bus.execute(ImportCatalog(entries=entries, format=kind, overwrite=overwrite))
-        return msgspec.to_builtins(res)
-    finally:
-        await projector.stop()
-        await store.close()

@@ -9,10 +9,9 @@ from litestar import Controller, Request, get, post
 from litestar.params import Parameter
 
 from hangar.api.definitions import export_definitions
-from hangar.api.deps import command_context
+from hangar.api.deps import Services, command_context
 from hangar.app.config_sync import BackupConfig, BackupResult, ReloadConfig
 from hangar.app.secrets import redact_env
-from hangar.app.services import Services
 from hangar.config.export import protect
 from hangar.config.reload import ReloadResult
 
@@ -113,6 +112,6 @@ class ConfigController(Controller):
         config_path: Annotated[str | None, Parameter(query="config_path", min_length=1, max_length=4096)] = None,
     ) -> DiffBody:
         path = config_path or services.config_path
-        text, disk, mem, error = services.config_sync.diff(path)
+        text, disk, mem, error = await services.config_sync.diff(path)
         return DiffBody(diff=text, has_changes=bool(text), has_diff=bool(text), config_path=path,
                         on_disk=disk, in_memory=mem, on_disk_error=error)

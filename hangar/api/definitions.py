@@ -18,9 +18,8 @@ import msgspec
 from litestar import Controller, Request, post
 from litestar.params import Parameter
 
-from hangar.api.deps import command_context
+from hangar.api.deps import Services, command_context
 from hangar.app.definitions import MAX_FILE_BYTES, MAX_FILES, Importer, export_files
-from hangar.app.services import Services
 from hangar.domain.errors import ValidationError
 
 DirName = Annotated[str | None, Parameter(query="dir", max_length=64)]

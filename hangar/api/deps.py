@@ -2,12 +2,76 @@
 
 from __future__ import annotations
 
+import time
+
 from litestar import Request
 from litestar.datastructures import State
 
-from hangar.app.bus import CommandContext
-from hangar.app.services import Services
+from hangar.api.paging import Pager
+from hangar.app.alerts import AlertsProjection
+from hangar.app.auth.service import AuthService
+from hangar.app.bus import CommandBus, CommandContext
+from hangar.app.config_sync import ConfigSync
+from hangar.app.discovery import DiscoveryService
+from hangar.app.groups import GroupStartup
+from hangar.app.hub import EventHub
+from hangar.app.log.wiring import LogFeatures
+from hangar.app.ports import EventStore, ProviderConnector
+from hangar.app.projections.catalog import CatalogProjection
+from hangar.app.projections.discovery import DiscoveryProjection
+from hangar.app.projections.groups import GroupsProjection
+from hangar.app.projections.providers import ProvidersProjection
+from hangar.app.projections.streams import StreamIndex
+from hangar.app.projector import Projector
+from hangar.app.settings import LiveConfig
+from hangar.app.skills import SkillsProjection
+from hangar.app.toolhive.module import ToolhiveModule
+from hangar.config.schema import HangarConfig
 from hangar.domain.errors import PreconditionFailedError
+from hangar.observability.history import MetricsHistory
+from hangar.observability.metrics import Metrics
+
+
+class Services:
+    """What controllers may read and send commands to: one typed bag, built by
+    ``hangar.bootstrap`` (the API never builds or wires anything itself)."""
+
+    bus: CommandBus
+    store: EventStore
+    projector: Projector
+    providers: ProvidersProjection
+    groups: GroupsProjection
+    discovery_view: DiscoveryProjection
+    catalog_view: CatalogProjection
+    alerts_view: AlertsProjection
+    auth: AuthService
+    hub: EventHub
+    metrics: Metrics
+    metrics_history: MetricsHistory
+    config_sync: ConfigSync
+    group_module: GroupStartup
+    discovery: DiscoveryService
+    connector: ProviderConnector
+    live: LiveConfig
+    log: LogFeatures
+    streams: StreamIndex
+    pager: Pager
+    skills_view: SkillsProjection
+    toolhive: ToolhiveModule
+    started_monotonic: float
+
+    @property
+    def config(self) -> HangarConfig:
+        """The configuration in force (a reload replaces it)."""
+        return self.live.current
+
+    @property
+    def config_path(self) -> str | None:
+        return self.live.path
+
+    @property
+    def uptime_seconds(self) -> float:
+        return time.monotonic() - self.started_monotonic
 
 
 def provide_services(state: State) -> Services:

@@ -10,7 +10,7 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import Parameter
 
-from hangar.api.deps import command_context, etag
+from hangar.api.deps import Services, command_context, etag
 from hangar.api.paging import Cursor, PageLimit, page_rows, paged, wants_page
 from hangar.api.preconditions import refuse_existing
 from hangar.api.views import redact_env
@@ -23,7 +23,6 @@ from hangar.app.discovery import (
     UpdateSource,
 )
 from hangar.app.projections.discovery import CandidateView, SourceView
-from hangar.app.services import Services
 from hangar.domain.discovery import parse_source_config, redact_config, requires_approval
 from hangar.domain.errors import DiscoverySourceNotFoundError, ValidationError
 from hangar.domain.provider_spec import PROVIDER_ID_PATTERN

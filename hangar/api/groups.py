@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post, put
+from litestar.params import Parameter
 
-from hangar.api.deps import command_context, etag
+from hangar.api import as_of as as_of_views
+from hangar.api.deps import Services, command_context, etag
 from hangar.api.preconditions import create_guarded, create_only, refuse_existing
 from hangar.api.provider_runtime import InvokeRequest
 from hangar.app.group_invoke import GroupInvokeResult, InvokeGroupTool, RebalanceGroup
 from hangar.app.groups import AddGroupMember, CreateGroup, DeleteGroup, RemoveGroupMember, UpdateGroup
 from hangar.app.projections.groups import GroupView
-from hangar.app.services import Services
 from hangar.domain.errors import GroupNotFoundError
 from hangar.domain.group import evaluate, in_rotation, is_healthy
 from hangar.domain.group_events import (
@@ -180,15 +181,15 @@ def group_body(services: Services, v: GroupView) -> GroupBody:
             inflight=router.inflight(m.provider_id),
         ))
     health = evaluate(v.members, v.spec.min_healthy, statuses)
-    rt = router.runtime(v)
+    breaker = router.breaker_status(v)
     return GroupBody(
         group_id=v.group_id, description=v.spec.description, state=health.state.value,
         strategy=v.spec.strategy, min_healthy=v.spec.min_healthy, healthy_count=health.healthy_count,
         total_members=health.total, is_available=health.routable_count > 0,
         circuit_open=v.breaker_state == "open", circuit_breaker_state=v.breaker_state,
         circuit_breaker=BreakerBody(
-            state=v.breaker_state, failure_threshold=rt.breaker.failure_threshold,
-            reset_timeout_s=rt.breaker.reset_timeout_s, failures=rt.breaker.failures,
+            state=v.breaker_state, failure_threshold=breaker.failure_threshold,
+            reset_timeout_s=breaker.reset_timeout_s, failures=breaker.failures,
         ),
         members=members, version=v.version, created_at=v.created_at, updated_at=v.updated_at,
         last_rebalanced_at=v.last_rebalanced_at,
@@ -218,7 +219,12 @@ class GroupController(Controller):
     tags = ["groups"]
 
     @get("/", summary="List groups with their members and circuit breaker state")
-    async def list_groups(self, services: Services) -> GroupList:
+    async def list_groups(
+        self, services: Services,
+        as_of: Annotated[str | None, Parameter(max_length=64, description="a position or RFC 3339 time")] = None,
+    ) -> GroupList | Response[dict[str, Any]]:
+        if as_of is not None:
+            return await as_of_views.groups(services, as_of)
         return GroupList([group_body(services, v) for _, v in sorted(services.groups.views.items())])
 
     @post("/", status_code=201, summary="Create a group")
@@ -233,7 +239,12 @@ class GroupController(Controller):
         return Response(GroupCreated(data.group_id, True), status_code=201, headers=headers)
 
     @get("/{group_id:str}", summary="Group detail with members and circuit breaker state")
-    async def get_group(self, services: Services, group_id: str) -> Response[GroupBody]:
+    async def get_group(
+        self, services: Services, group_id: str,
+        as_of: Annotated[str | None, Parameter(max_length=64, description="a position or RFC 3339 time")] = None,
+    ) -> Response[GroupBody] | Response[dict[str, Any]]:
+        if as_of is not None:
+            return await as_of_views.group(services, as_of, group_id)
         v = _view(services, group_id)
         return Response(group_body(services, v), headers={"ETag": etag(v.version)})
 

@@ -11,7 +11,7 @@ import asyncio
 import msgspec
 from litestar import Response, get
 
-from hangar.app.services import Services
+from hangar.api.deps import Services
 
 STORE_PROBE_TIMEOUT_S = 2.0
 

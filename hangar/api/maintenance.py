@@ -7,9 +7,8 @@ from typing import Annotated
 import msgspec
 from litestar import Controller, Request, post
 
-from hangar.api.deps import command_context
+from hangar.api.deps import Services, command_context
 from hangar.app.maintenance import CompactStream
-from hangar.app.services import Services
 from hangar.domain.errors import ValidationError
 
 

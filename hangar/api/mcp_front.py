@@ -16,7 +16,7 @@ with ``Retry-After: 1`` until it is ready (``McpFrontDoor.ready``).
 ``visible(principal, target, tool, is_group)`` filters ``tools/list`` and guards
 ``tools/call``. The default, ``GuardedAccess``, takes ``scope["state"]["principal"]`` put there
 by the auth guard middleware (which covers this mount as ``ASGI /mcp``) and asks the auth
-service's tool policies. Pass another policy to ``create_front_door`` (or assign
+service's tool policies. Pass another policy to ``McpFrontDoor`` (or assign
 ``front.access``) in the app factory.
 """
 
@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import importlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import structlog
@@ -34,8 +34,12 @@ from litestar.handlers import asgi
 from litestar.types import Receive, Scope, Send
 
 from hangar.api.errors import ErrorBody
+from hangar.api.mcp_access import McpAccess
+from hangar.app.bus import CommandBus
 from hangar.app.mcp_catalog import McpCatalog
-from hangar.app.services import Services
+from hangar.app.projections.groups import GroupsProjection
+from hangar.app.projections.providers import ProvidersProjection
+from hangar.app.projector import Projector
 from hangar.domain.errors import HangarError, ProviderUnavailableError
 
 if TYPE_CHECKING:
@@ -44,21 +48,11 @@ if TYPE_CHECKING:
 log = structlog.get_logger("hangar.mcp")
 
 
-class McpAccess(Protocol):
-    async def authenticate(self, scope: Scope) -> str:
-        """The principal making this HTTP request; raise a ``HangarError`` to refuse it."""
-        ...
-
-    def visible(self, principal: str, target: str, tool: str, is_group: bool) -> bool:
-        """May ``principal`` see and call ``{target}.{tool}``?"""
-        ...
-
-
 class GuardedAccess:
     """The default policy: the auth guard has admitted the request already (or auth is off)."""
 
-    def __init__(self, services: Services) -> None:
-        self._auth = getattr(services, "auth", None)
+    def __init__(self, auth: Any = None) -> None:
+        self._auth = auth
 
     async def authenticate(self, scope: Scope) -> str:
         state = scope.get("state") or {}
@@ -76,10 +70,15 @@ class FrontDoorStartingError(ProviderUnavailableError):
 
 
 class McpFrontDoor:
-    def __init__(self, services: Services, access: McpAccess | None = None) -> None:
-        self.services = services
-        self.access: McpAccess = access or GuardedAccess(services)
-        self.catalog = McpCatalog(services.bus, services.providers, services.groups)
+    def __init__(
+        self, bus: CommandBus, providers: ProvidersProjection, groups: GroupsProjection, projector: Projector,
+        access: McpAccess | None = None,
+    ) -> None:
+        self._projector = projector
+        self.bus = bus
+        self.providers = providers
+        self.access: McpAccess = access or GuardedAccess()
+        self.catalog = McpCatalog(bus, providers, groups)
         self.route: Callable[[Scope, Receive, Send, str], Awaitable[None]] | None = None
         """In a cluster: serves each session on the replica holding it (``McpSessionRouter``)."""
         self.server: McpServer | None = None
@@ -92,7 +91,7 @@ class McpFrontDoor:
         """Serve within the app's lifespan (after the services have started)."""
         self.catalog.mark_announced()
         self.catalog.subscribe(self._tools_changed)
-        self.services.projector.add_listener(self.catalog)
+        self._projector.add_listener(self.catalog)
         self._task = asyncio.create_task(self._serve(), name="hangar-mcp-front-door")
         try:
             yield
@@ -104,13 +103,13 @@ class McpFrontDoor:
                 self._task.cancel()
                 with contextlib.suppress(BaseException):
                     await self._task
-            self.services.projector.remove_listener(self.catalog)
+            self._projector.remove_listener(self.catalog)
             await self.catalog.close()
 
     async def _serve(self) -> None:
         try:
             module = await asyncio.to_thread(importlib.import_module, "hangar.api.mcp_server")
-            server: McpServer = module.McpServer(self)
+            server: McpServer = module.McpServer(self.catalog, lambda: self.access)
             # The session manager's task group must be entered and left by one task: this one.
             async with server.run():
                 self.server = server
@@ -151,12 +150,13 @@ async def _send_error(send: Send, exc: HangarError) -> None:
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-def create_front_door(services: Services, access: McpAccess | None = None) -> McpFrontDoor:
-    return McpFrontDoor(services, access)
-
-
 @asgi("/mcp", is_mount=True, copy_scope=False)
 async def mcp_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
     """``/mcp``: the MCP Streamable HTTP endpoint (POST, the GET stream, DELETE)."""
+    if scope.get("path", "").startswith("/providers/"):
+        # ``/mcp/providers/{id}``: one provider alone (hangar.api.mcp_provider); Litestar cannot
+        # nest a mount inside this one, so the front door's mount hands it over.
+        await scope["app"].state.mcp_providers(scope, receive, send)
+        return
     front: McpFrontDoor = scope["app"].state.mcp_front
     await front(scope, receive, send)

@@ -16,8 +16,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import mcp_types as types
 import msgspec
@@ -33,13 +33,11 @@ from mcp_types import INVALID_PARAMS
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from hangar.api.errors import ErrorBody
+from hangar.api.mcp_access import McpAccess
 from hangar.api.system import package_version
 from hangar.app.bus import CommandContext
-from hangar.app.mcp_catalog import ToolEntry, UnknownToolError
+from hangar.app.mcp_catalog import McpCatalog, ToolEntry, UnknownToolError
 from hangar.domain.errors import HangarError
-
-if TYPE_CHECKING:
-    from hangar.api.mcp_front import McpFrontDoor
 
 SESSION_HEADER = b"mcp-session-id"
 SESSION_IDLE_TIMEOUT_S = 30 * 60.0
@@ -102,11 +100,12 @@ class _Sessions:
 
 
 class McpServer:
-    """Serves ``/mcp`` for a ``McpFrontDoor`` (which authenticates each request first)."""
+    """Serves ``/mcp`` behind the front door (which authenticates each request first)."""
 
-    def __init__(self, front: McpFrontDoor) -> None:
-        self.front = front
-        self.catalog = front.catalog
+    def __init__(self, catalog: McpCatalog, access: Callable[[], McpAccess]) -> None:
+        self._access = access
+        """The front door's policy at the moment of each request (it may be reassigned)."""
+        self.catalog = catalog
         self.subscriptions = InMemorySubscriptionBus()
         self.listen = ListenHandler(self.subscriptions)
         self.server = _HangarMcpServer(
@@ -176,7 +175,7 @@ class McpServer:
         return str(scope.get(PRINCIPAL_KEY) or "anonymous")
 
     def _visible(self, principal: str, entry: ToolEntry) -> bool:
-        return self.front.access.visible(principal, entry.target, entry.tool, entry.is_group)
+        return self._access().visible(principal, entry.target, entry.tool, entry.is_group)
 
     async def _list_tools(
         self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
@@ -200,26 +199,32 @@ class McpServer:
             target, tool, is_group = self.catalog.resolve(params.name)
         except UnknownToolError as exc:
             raise MCPError(code=INVALID_PARAMS, message=exc.message) from None
-        if not self.front.access.visible(principal, target, tool, is_group):
+        if not self._access().visible(principal, target, tool, is_group):
             raise MCPError(code=INVALID_PARAMS, message=UnknownToolError(params.name).message)
-        try:
-            cctx = CommandContext(principal=principal)
-            res = await self.catalog.call(params.name, dict(params.arguments or {}), cctx)
-        except HangarError as exc:
-            body = ErrorBody(error=exc.error_type, message=exc.message, status_code=exc.status_code)
-            out: dict[str, Any] = {
-                "content": [{"type": "text", "text": f"{exc.error_type}: {exc.message}"}],
-                "structuredContent": msgspec.to_builtins(body),
-                "isError": True,
-            }
-        else:
-            out = {"content": res.result, "isError": res.is_error}
-            if res.structured_content is not None:
-                out["structuredContent"] = res.structured_content
-        # A plain dict skips building a model per call; the runner validates it all the same.
-        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
-            out["resultType"] = "complete"
-        return out  # type: ignore[return-value]
+        cctx = CommandContext(principal=principal)
+        return await call_result(ctx, self.catalog.call(params.name, dict(params.arguments or {}), cctx))
+
+
+async def call_result(ctx: ServerRequestContext[Any, Any], call: Awaitable[Any]) -> Any:
+    """Await a tool call and shape its ``CallToolResult``; Hangar's refusals become ``isError``
+    results (text plus the REST error envelope as ``structuredContent``)."""
+    try:
+        res = await call
+    except HangarError as exc:
+        body = ErrorBody(error=exc.error_type, message=exc.message, status_code=exc.status_code)
+        out: dict[str, Any] = {
+            "content": [{"type": "text", "text": f"{exc.error_type}: {exc.message}"}],
+            "structuredContent": msgspec.to_builtins(body),
+            "isError": True,
+        }
+    else:
+        out = {"content": res.result, "isError": res.is_error}
+        if res.structured_content is not None:
+            out["structuredContent"] = res.structured_content
+    # A plain dict skips building a model per call; the runner validates it all the same.
+    if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+        out["resultType"] = "complete"
+    return out
 
 
 def _list_result(entries: list[ToolEntry]) -> types.ListToolsResult:

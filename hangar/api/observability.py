@@ -11,9 +11,9 @@ import msgspec
 from litestar import Controller, Response, get
 from litestar.params import Parameter
 
+from hangar.api.deps import Services
 from hangar.app.alerts import AlertRecord
 from hangar.app.codec import iso, now
-from hangar.app.services import Services
 
 Level = Literal["critical", "warning", "info"]
 AlertState = Literal["active", "resolved"]
@@ -79,7 +79,7 @@ class ObservabilityController(Controller):
         alert_state: Annotated[AlertState | None, Parameter(query="state")] = None,
         limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
     ) -> AlertsBody:
-        projection = services.alerts.projection
+        projection = services.alerts_view
         rows, total = projection.query(level, alert_state, limit)
         active = sum(1 for a in projection.active.values() if level is None or a.level == level)
         return AlertsBody(rows, total, active)

@@ -17,8 +17,7 @@ from typing import TypeVar
 
 from litestar import Request
 
-from hangar.api.deps import etag
-from hangar.app.services import Services
+from hangar.api.deps import Services, etag
 from hangar.domain.errors import AlreadyExistsError, PreconditionFailedError
 
 T = TypeVar("T")

@@ -10,12 +10,11 @@ from litestar import Controller, Request, WebSocket, get, post, websocket
 from litestar.params import Parameter
 
 from hangar.api import views
-from hangar.api.deps import command_context
+from hangar.api.deps import Services, command_context
 from hangar.api.guard import accepted_subprotocol
 from hangar.app.invoke import InvokeResult, InvokeTool
 from hangar.app.lifecycle import StartProvider, StopProvider
 from hangar.app.projections.providers import ProviderView
-from hangar.app.services import Services
 from hangar.domain.errors import ProviderNotFoundError
 
 ToolName = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]

@@ -8,41 +8,27 @@ import msgspec
 from litestar import Controller, MediaType, Request, Response, delete, get, post, put
 from litestar.params import Parameter
 
+from hangar.api import as_of as as_of_views
 from hangar.api import views
-from hangar.api.deps import command_context, etag
+from hangar.api.deps import Services, command_context, etag
 from hangar.api.paging import Cursor, InvalidCursorError, PageLimit, page_rows, paged, wants_page
 from hangar.api.preconditions import refuse_existing
 from hangar.app.providers import DeregisterProvider, RegisterProvider, UpdateProvider
-from hangar.app.services import Services
 from hangar.domain.errors import ProviderNotFoundError
 from hangar.domain.provider import calls_stream_id
-from hangar.domain.provider_spec import IdleSeconds, PositiveSeconds, ProviderMode, ProviderSpec, ToolSpec
+from hangar.domain.provider_spec import IdleSeconds, PositiveSeconds, ProviderSpec, ToolSpec, definition_of
 
 StateFilter = Literal["cold", "initializing", "ready", "degraded", "dead"]
 CallTimeout = Annotated[float, msgspec.Meta(gt=0, le=3600)]
 
 
-class CreateProviderRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class CreateProviderRequest(ProviderSpec, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The provider definition plus its id."""
+
     provider_id: str
-    mode: ProviderMode
-    command: list[str] | None = None
-    image: str | None = None
-    endpoint: str | None = None
-    env: dict[str, str] = {}
-    idle_ttl_s: IdleSeconds = 300
-    health_check_interval_s: PositiveSeconds = 60
-    description: str | None = None
-    volumes: list[str] = []
-    network: str = "none"
-    read_only: bool = True
-    tools: list[ToolSpec] | None = None
-    call_timeout_s: CallTimeout = 30.0
-    secret_env: list[str] = []
 
     def spec(self) -> ProviderSpec:
-        fields = msgspec.structs.asdict(self)
-        fields.pop("provider_id")
-        return ProviderSpec(**fields)
+        return definition_of(self)
 
 
 class UpdateProviderRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -100,7 +86,10 @@ class ProviderController(Controller):
         state_filter: Annotated[StateFilter | None, Parameter(query="state")] = None,
         limit: PageLimit = None,
         cursor: Cursor = None,
+        as_of: Annotated[str | None, Parameter(max_length=64, description="a position or RFC 3339 time")] = None,
     ) -> Response[views.ProviderListBody]:
+        if as_of is not None:
+            return await as_of_views.providers(services, as_of, state_filter)  # type: ignore[return-value]
         if wants_page(limit, cursor):
             proj = services.providers
             rows = [v for v in sorted(proj.views.values(), key=lambda v: v.provider_id)
@@ -125,7 +114,12 @@ class ProviderController(Controller):
         return Response(ProviderCreated(data.provider_id, True), status_code=201, headers=headers)
 
     @get("/{provider_id:str}", summary="Get one provider")
-    async def get_provider(self, services: Services, provider_id: str) -> Response[views.ProviderDetail]:
+    async def get_provider(
+        self, services: Services, provider_id: str,
+        as_of: Annotated[str | None, Parameter(max_length=64, description="a position or RFC 3339 time")] = None,
+    ) -> Response[views.ProviderDetail]:
+        if as_of is not None:
+            return await as_of_views.provider(services, as_of, provider_id)
         view = services.providers.get(provider_id)
         if view is None:
             raise ProviderNotFoundError(provider_id)

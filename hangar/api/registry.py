@@ -15,11 +15,10 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 
-from hangar.api.deps import command_context
+from hangar.api.deps import Services, command_context
 from hangar.api.paging import Pager
 from hangar.api.registry_servers import server_json
 from hangar.app.projections.catalog import EntryView
-from hangar.app.services import Services
 from hangar.app.skills import DeleteSkillVersion, MirrorSkills, PublishSkill
 from hangar.domain.errors import NotFoundError, ValidationError
 from hangar.domain.skill_events import SkillData

@@ -14,9 +14,9 @@ import msgspec
 from litestar import Controller, get
 from litestar.params import Parameter
 
+from hangar.api.deps import Services
 from hangar.api.paging import Cursor, PageLimit, page_rows, paged, wants_page
 from hangar.app.mcp_catalog import McpCatalog, ToolEntry
-from hangar.app.services import Services
 
 Text = Annotated[str | None, Parameter(max_length=256)]
 

@@ -6,12 +6,13 @@ from typing import Any
 
 import msgspec
 
+from hangar.api.deps import Services
 from hangar.app import secrets
 from hangar.app.codec import iso
 from hangar.app.ports import RecordedEvent
 from hangar.app.projections.providers import HealthCheck, ProviderSummary, ProviderView
-from hangar.app.secrets import REDACTED, is_sealed, looks_secret
-from hangar.app.services import Services
+from hangar.app.secrets import is_sealed
+from hangar.domain.secrets_policy import REDACTED, looks_secret
 
 
 class ProviderListBody(msgspec.Struct):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 import structlog
@@ -20,16 +20,15 @@ import structlog
 from hangar.app.bus import SYSTEM, CommandBus, CommandContext
 from hangar.app.codec import EventMetadata, iso, new_id
 from hangar.app.ports import RecordedEvent
-from hangar.app.repository import Repository
+from hangar.app.projections.providers import ProvidersProjection
+from hangar.app.repository import Repository, RepositoryFactory
+from hangar.app.settings import LiveConfig
 from hangar.domain import events as ev
 from hangar.domain import group_events as ge
 from hangar.domain.alerts import ALERTS_ID, AlertBook, AlertLevel
 from hangar.domain.auth_events import ClientLockedOut
 from hangar.domain.event_base import Event
 from hangar.domain.ops_events import AlertRaised, AlertResolved, ConfigurationReloaded, ConfigurationReloadFailed
-
-if TYPE_CHECKING:
-    from hangar.app.services import Services
 
 log = structlog.get_logger("hangar.alerts")
 
@@ -107,21 +106,23 @@ class AlertsProjection:
         return {"active": sorted(self.active), "history": [msgspec.to_builtins(a) for a in self.history]}
 
 
-def alert_repository(services: Services) -> Repository[AlertBook]:
-    return Repository(
-        services.store, services.projector.wait_for, kind="Alerts", stream_prefix="system:",
-        new=AlertBook, from_snapshot=AlertBook.from_snapshot,
-        snapshot_every=services.config.event_store.snapshot_every,
-    )
+
+
+alert_repository = RepositoryFactory("Alerts", "system:", AlertBook, AlertBook.from_snapshot)
 
 
 class AlertRules:
     """Decides from events which alert conditions hold; feeds the commands to one worker."""
 
-    def __init__(self, services: Services, projection: AlertsProjection) -> None:
-        self.s = services
+    def __init__(
+        self, bus: CommandBus, repo: Repository[AlertBook], providers: ProvidersProjection,
+        live: LiveConfig, projection: AlertsProjection,
+    ) -> None:
+        self._bus = bus
+        self._providers = providers
+        self._live = live
         self.projection = projection
-        self.repo = alert_repository(services)
+        self.repo = repo
         self.live = False
         self.start_failures: dict[str, int] = {}
         self.wanted: set[str] = set()
@@ -198,7 +199,7 @@ class AlertRules:
                     self.resolve("breaker_open", pid, "breaker closed")
             case ev.ProviderStartFailed():
                 pid, n = event.provider_id, self.start_failures.get(event.provider_id, 0)
-                if n >= self.s.config.observability.alerts.start_failures_threshold:
+                if n >= self._live.current.observability.alerts.start_failures_threshold:
                     self.raise_("repeated_start_failures", AlertLevel.CRITICAL, pid,
                                 f"Provider '{pid}' failed to start {n} times in a row: {event.error}",
                                 provider_id=pid)
@@ -272,7 +273,7 @@ class AlertRules:
                 continue
             if a.provider_id is None:
                 continue
-            view = self.s.providers.get(a.provider_id)
+            view = self._providers.get(a.provider_id)
             if view is None:
                 self.resolve(rule, a.target, "provider no longer exists")
             elif rule == "provider_dead" and view.state != "dead":
@@ -286,7 +287,7 @@ class AlertRules:
         while True:
             cmd = await self._queue.get()
             try:
-                await self.s.bus.execute(cmd, SYSTEM)
+                await self._bus.execute(cmd, SYSTEM)
             except Exception:
                 log.exception("alert_command_failed", command=type(cmd).__name__)
             finally:
@@ -307,20 +308,3 @@ class AlertRules:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
             self._worker = None
-
-
-class Alerts:
-    """The alert module as ``Services`` wires it."""
-
-    def __init__(self, services: Services) -> None:
-        self.projection = AlertsProjection(services.config.observability.alerts.history_size)
-        self.rules = AlertRules(services, self.projection)
-        self.rules.register_with(services.bus)
-        services.projector.projections.append(self.projection)
-        services.projector.add_listener(self.rules)
-
-    async def start(self) -> None:
-        await self.rules.start()
-
-    async def close(self) -> None:
-        await self.rules.close()

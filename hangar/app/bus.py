@@ -7,6 +7,7 @@ projections have seen the new events, so every 2xx is visible to the very next q
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -39,6 +40,30 @@ class CommandContext(msgspec.Struct, frozen=True, kw_only=True):
 
 
 SYSTEM = CommandContext(principal="system")
+
+
+class Running:
+    """The command a coroutine is executing (see ``RUNNING``)."""
+
+    __slots__ = ("audited", "command", "command_id", "ctx", "open")
+
+    def __init__(self, command: Any, ctx: CommandContext, command_id: str) -> None:
+        self.command = command
+        self.ctx = ctx
+        self.command_id = command_id
+        self.open = True
+        self.audited: list[str] | None = None
+        """Event types whose append carried this command's audit record (see ``AuditRecorder``)."""
+
+
+RUNNING: contextvars.ContextVar[Running | None] = contextvars.ContextVar("hangar_running_command", default=None)
+"""Set while a handler runs. A task spawned meanwhile inherits it; once the command is over it is
+closed."""
+
+def follow(ctx: CommandContext, meta: EventMetadata) -> CommandContext:
+    """The context for commands a handler sends on behalf of its own: same principal and
+    correlation id, and no ``If-Match`` (that precondition was the outer command's)."""
+    return msgspec.structs.replace(ctx, correlation_id=meta.correlation_id, if_match=None)
 
 Handler = Callable[[Any, CommandContext, EventMetadata], Awaitable[Any]]
 CommandObserver = Callable[[Any, CommandContext, str, Exception | None], None]
@@ -74,17 +99,23 @@ class CommandBus:
         meta = ctx.metadata(command_id, self.instance)
         if trace_id is not None:
             meta = msgspec.structs.replace(meta, trace_id=trace_id)
+        running = Running(command, ctx, command_id)
+        token = RUNNING.set(running)
         try:
-            result = await handler(command, ctx, meta)
-        except HangarError as exc:
-            self._notify(command, ctx, command_id, exc)
-            raise
-        except Exception as exc:
-            log.exception("command_failed", command=type(command).__name__)
-            self._notify(command, ctx, command_id, exc)
-            raise
-        self._notify(command, ctx, command_id, None)
-        return result
+            try:
+                result = await handler(command, ctx, meta)
+            except HangarError as exc:
+                self._notify(command, ctx, command_id, exc)
+                raise
+            except Exception as exc:
+                log.exception("command_failed", command=type(command).__name__)
+                self._notify(command, ctx, command_id, exc)
+                raise
+            self._notify(command, ctx, command_id, None)
+            return result
+        finally:
+            running.open = False
+            RUNNING.reset(token)
 
     def _notify(self, command: Any, ctx: CommandContext, cid: str, exc: Exception | None) -> None:
         for observer in self._observers:

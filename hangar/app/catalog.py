@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from hangar.app.codec import EventMetadata
 from hangar.app.preflight import require_command_on_path
 from hangar.app.projections.catalog import CatalogProjection
 from hangar.app.providers import RegisterProvider
-from hangar.app.repository import Repository
+from hangar.app.repository import Repository, RepositoryFactory
 from hangar.domain.catalog import CatalogEntry, check_entry, deploy_spec
 from hangar.domain.catalog_events import CatalogEntryData
 from hangar.domain.catalog_formats import default_provider_id, parse_document
@@ -148,11 +147,7 @@ class Catalog:
         )
 
 
-def catalog_repository(store: Any, wait_for: Callable[[int], Any], snapshot_every: int = 100) -> CatalogRepository:
-    return Repository(
-        store, wait_for, kind="CatalogEntry", stream_prefix="catalog:", new=CatalogEntry,
-        from_snapshot=CatalogEntry.from_snapshot, snapshot_every=snapshot_every,
-    )
+catalog_repository = RepositoryFactory("CatalogEntry", "catalog:", CatalogEntry, CatalogEntry.from_snapshot)
 
 
 def read_document(text: str, where: str) -> Any:

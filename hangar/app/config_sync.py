@@ -15,7 +15,7 @@ import hashlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import msgspec
 import structlog
@@ -23,9 +23,13 @@ import structlog
 from hangar.app import codec
 from hangar.app.bus import SYSTEM, CommandBus, CommandContext
 from hangar.app.codec import EventMetadata
-from hangar.app.ports import RecordedEvent
+from hangar.app.ports import EventStore, RecordedEvent
+from hangar.app.projections.providers import ProvidersProjection
+from hangar.app.projector import Projector
 from hangar.app.providers import DeregisterProvider, RegisterProvider
-from hangar.app.secrets import secret_names
+from hangar.app.runtime_facts import RuntimeStatus
+from hangar.app.secrets import SecretBox, secret_names
+from hangar.app.settings import LiveConfig
 from hangar.config.backup import backup_dir, list_backups, write_backup
 from hangar.config.export import build_tree, env_references, protect, to_yaml, unified_diff
 from hangar.config.loader import ConfigError, parse_config, to_spec
@@ -35,9 +39,6 @@ from hangar.domain.errors import HangarError, ValidationError
 from hangar.domain.events import Event
 from hangar.domain.ops_events import ConfigurationBackedUp, ConfigurationReloaded, ConfigurationReloadFailed
 from hangar.domain.provider_spec import ProviderSpec
-
-if TYPE_CHECKING:
-    from hangar.app.services import Services
 
 log = structlog.get_logger("hangar.config")
 
@@ -88,18 +89,27 @@ class Section(Protocol):
     async def remove(self, key: str, ctx: CommandContext, graceful: bool) -> None: ...
 
 
+class Drainable(RuntimeStatus, Protocol):
+    async def wait_idle(self, provider_id: str, timeout_s: float) -> None: ...
+
+
 class ProvidersSection:
     name = "providers"
 
-    def __init__(self, services: Services) -> None:
-        self.s = services
+    def __init__(
+        self, bus: CommandBus, providers: ProvidersProjection, secrets: SecretBox, runtime: Drainable,
+    ) -> None:
+        self._bus = bus
+        self._providers = providers
+        self._secrets = secrets
+        self._runtime = runtime
 
     def desired(self, cfg: HangarConfig) -> dict[str, Any]:
         return {name: to_spec(pc) for name, pc in cfg.providers.items()}
 
     def current(self) -> dict[str, Any]:
         # Secret values are sealed in the log and the read model: compare the opened ones.
-        return opened_specs(self.s)
+        return opened_specs(self._providers, self._secrets)
 
     def export(self) -> dict[str, Any]:
         return {}
@@ -108,28 +118,24 @@ class ProvidersSection:
         return {}
 
     async def add(self, key: str, value: Any, ctx: CommandContext) -> None:
-        await self.s.bus.execute(RegisterProvider(provider_id=key, spec=value, upsert=True), ctx)
+        await self._bus.execute(RegisterProvider(provider_id=key, spec=value, upsert=True), ctx)
 
     async def change(self, key: str, value: Any, ctx: CommandContext, graceful: bool) -> None:
         if graceful:
             await self.drain(key)
         # An upsert records ProviderUpdated; the lifecycle hook restarts a running provider.
-        await self.s.bus.execute(RegisterProvider(provider_id=key, spec=value, upsert=True), ctx)
+        await self._bus.execute(RegisterProvider(provider_id=key, spec=value, upsert=True), ctx)
 
     async def remove(self, key: str, ctx: CommandContext, graceful: bool) -> None:
         if graceful:
             await self.drain(key)
-        await self.s.bus.execute(DeregisterProvider(provider_id=key), ctx)
+        await self._bus.execute(DeregisterProvider(provider_id=key), ctx)
 
     async def drain(self, provider_id: str) -> None:
         """Wait until the provider has no call in flight (bounded by its call timeout)."""
-        h = self.s.lifecycle.handles.get(provider_id)
-        view = self.s.providers.get(provider_id)
+        view = self._providers.get(provider_id)
         limit = min(GRACEFUL_WAIT_MAX_S, (view.spec.call_timeout_s if view else 30.0) + 1.0)
-        deadline = time.monotonic() + limit
-        # ``inflight`` is a plain counter kept by the invoker: there is no event to wait on.
-        while h is not None and h.inflight > 0 and time.monotonic() < deadline:  # noqa: ASYNC110
-            await asyncio.sleep(0.02)
+        await self._runtime.wait_idle(provider_id, limit)
 
 
 class ConfigProjection:
@@ -157,10 +163,19 @@ SettingsHook = Callable[[HangarConfig], None]
 
 
 class ConfigSync:
-    def __init__(self, services: Services) -> None:
-        self.s = services
-        self.projection = ConfigProjection()
-        self.sections: list[Section] = [ProvidersSection(services)]
+    def __init__(
+        self, live: LiveConfig, bus: CommandBus, store: EventStore, projector: Projector,
+        providers: ProvidersProjection, secrets: SecretBox, projection: ConfigProjection, instance_id: str,
+    ) -> None:
+        self.live = live
+        self._bus = bus
+        self._store = store
+        self._projector = projector
+        self._providers = providers
+        self._secrets = secrets
+        self._instance_id = instance_id
+        self.projection = projection
+        self.sections: list[Section] = []
         self.settings_hooks: list[SettingsHook] = []
         self.refs: dict[str, str] = {}
         self.applied_digest: str | None = None
@@ -176,9 +191,9 @@ class ConfigSync:
         bus.register(BackupConfig, self._handle_backup)
 
     async def _handle_backup(self, cmd: BackupConfig, ctx: CommandContext, meta: EventMetadata) -> BackupResult:
-        c = self.s.config.config
-        path = self.s.config_path
-        text = _read(path)
+        c = self.live.current.config
+        path = self.live.path
+        text = await _read(path)
         if text is not None and path:
             source, stem, content = "file", Path(path).stem or "config", text.encode()
         else:
@@ -200,39 +215,41 @@ class ConfigSync:
     def current_tree(self) -> dict[str, Any]:
         """The running configuration as plain data (secrets still in it: protect before use)."""
         resources = {sec.name: sec.export() for sec in self.sections if sec.name != "providers"}
-        return build_tree(self.s.config, opened_specs(self.s), resources)
+        return build_tree(self.live.current, opened_specs(self._providers, self._secrets), resources)
 
     def secret_paths(self, specs: Mapping[str, ProviderSpec] | None = None) -> frozenset[str]:
         """Env entries secret by the definition's ``secret_env`` (names that do not look it)."""
-        found = specs if specs is not None else {pid: v.spec for pid, v in self.s.providers.views.items()}
+        found = specs if specs is not None else {pid: v.spec for pid, v in self._providers.views.items()}
         return frozenset(f"providers.{pid}.env.{name}" for pid, spec in found.items() for name in secret_names(spec))
 
     def export_yaml(self) -> str:
         return to_yaml(protect(self.current_tree(), "reference", self.refs, secret_paths=self.secret_paths()))
 
-    def diff(self, path: str | None) -> tuple[str, dict[str, Any], dict[str, Any], str | None]:
-        on_disk, error = self.file_tree(path)
-        secret = self.secret_paths() | self._file_secret_paths(path)
+    async def diff(self, path: str | None) -> tuple[str, dict[str, Any], dict[str, Any], str | None]:
+        text = await _read(path)
+        on_disk, error = self.file_tree(path, text)
+        secret = self.secret_paths() | self._file_secret_paths(path, text)
         text, disk, mem = unified_diff(on_disk, self.current_tree(), secret)
         return text, disk, mem, error
 
-    def _file_secret_paths(self, path: str | None) -> frozenset[str]:
+    def _file_secret_paths(self, path: str | None, text: str | None) -> frozenset[str]:
         try:
-            cfg = parse_config(Path(path).read_text(), path) if path else None
-        except (OSError, ConfigError):
+            cfg = parse_config(text, path) if path and text is not None else None
+        except ConfigError:
             return frozenset()
         return self.secret_paths({n: to_spec(pc) for n, pc in cfg.providers.items()}) if cfg else frozenset()
 
-    def file_tree(self, path: str | None) -> tuple[dict[str, Any], str | None]:
-        """The file on disk rendered like the current state, and why it could not be (if so)."""
+    def file_tree(self, path: str | None, text: str | None) -> tuple[dict[str, Any], str | None]:
+        """The file on disk (read by the caller) rendered like the current state, and why it
+        could not be (if so)."""
         if not path:
             return {}, "no configuration file"
-        if not Path(path).is_file():
+        if text is None:
             return {}, f"{path}: no such file"
         try:
-            cfg = parse_config(Path(path).read_text(), path)
-        except (OSError, ConfigError) as exc:
-            return {}, exc.message if isinstance(exc, ConfigError) else str(exc)
+            cfg = parse_config(text, path)
+        except ConfigError as exc:
+            return {}, exc.message
         providers = {name: to_spec(pc) for name, pc in cfg.providers.items()}
         resources = {sec.name: sec.declared(cfg) for sec in self.sections if sec.name != "providers"}
         return build_tree(cfg, providers, resources), None
@@ -242,23 +259,23 @@ class ConfigSync:
     async def apply_startup(self) -> None:
         """Apply the file Hangar started with; removes what an earlier run's file declared and
         this one no longer does."""
-        path = self.s.config_path
-        text = _read(path) if path else None
+        path = self.live.path
+        text = await _read(path)
         if text is not None:
             self.refs = env_references(text)
             self.applied_digest = _digest(text)
         async with self._lock:
-            await self._apply(self.s.config, SYSTEM, False, "startup", path, record_if_unchanged=False)
+            await self._apply(self.live.current, SYSTEM, False, "startup", path, record_if_unchanged=False)
 
     async def reload(
         self, path: str | None, ctx: CommandContext = SYSTEM, *, graceful: bool = True,
         trigger: str = "api", meta: EventMetadata | None = None,
     ) -> ReloadResult:
         async with self._lock:
-            target = path or self.s.config_path
+            target = path or self.live.path
             if not target:
                 raise ValidationError("No configuration file: start Hangar with --config or give config_path")
-            text = _read(target)
+            text = await _read(target)
             try:
                 if text is None:
                     raise ConfigError(f"cannot read config file {target}: no such file or not readable")
@@ -272,13 +289,13 @@ class ConfigSync:
             result = await self._apply(cfg, ctx, graceful, trigger, target)
             self.refs = env_references(text)
             self.applied_digest = _digest(text)
-            self.s.config_path = target
+            self.live.path = target
             return result
 
     async def reload_quietly(self, trigger: str) -> None:
         """A reload nobody waits for (signal): the outcome goes to the log and the events."""
         try:
-            await self.s.bus.execute(ReloadConfig(trigger=trigger), SYSTEM)
+            await self._bus.execute(ReloadConfig(trigger=trigger), SYSTEM)
         except HangarError as exc:
             log.error("config_reload_failed", trigger=trigger, error=exc.message)
         except Exception:
@@ -314,10 +331,10 @@ class ConfigSync:
             for key in plans[sec.name].removed:
                 await attempt(f"{sec.name}.{key}", sec.remove(key, ctx, graceful))
 
-        old = self.s.config
+        old = self.live.current
         restart = restart_required(old, cfg)
         cfg = effective(old, cfg)
-        self.s.config = cfg
+        self.live.current = cfg
         for hook in self.settings_hooks:
             try:
                 hook(cfg)
@@ -347,9 +364,9 @@ class ConfigSync:
         )
 
     async def _record(self, event: Event, ctx: CommandContext) -> None:
-        meta = ctx.metadata(codec.new_id(), self.s.instance_id)
-        _, position = await self.s.store.append(CONFIG_STREAM, None, [codec.encode(event, meta)])
-        await self.s.projector.wait_for(position)
+        meta = ctx.metadata(codec.new_id(), self._instance_id)
+        _, position = await codec.append_one(self._store, CONFIG_STREAM, event, meta)
+        await self._projector.wait_for(position)
 
     # --- watching the file --------------------------------------------------------------------
 
@@ -366,12 +383,12 @@ class ConfigSync:
     async def _watch(self) -> None:
         """Poll the file: cheap, and unlike inotify it sees editors that replace the file."""
         while True:
-            c = self.s.config.config
+            c = self.live.current.config
             await asyncio.sleep(c.watch_interval_s if c.watch else 1.0)
-            path = self.s.config_path
+            path = self.live.path
             if not c.watch or not path:
                 continue
-            text = _read(path)
+            text = await _read(path)
             if text is None or _digest(text) == self.applied_digest or self._lock.locked():
                 continue
             try:
@@ -384,21 +401,22 @@ class ConfigSync:
                 log.exception("config_watch_failed")
 
 
-def opened_specs(services: Services) -> dict[str, ProviderSpec]:
+def opened_specs(providers: ProvidersProjection, secrets: SecretBox) -> dict[str, ProviderSpec]:
     out: dict[str, ProviderSpec] = {}
-    for pid, v in services.providers.views.items():
+    for pid, v in providers.views.items():
         try:
-            out[pid] = services.secrets.open_spec(v.spec)
+            out[pid] = secrets.open_spec(v.spec)
         except HangarError:
             out[pid] = v.spec  # sealed with another key: compared and rendered sealed (still secret)
     return out
 
 
-def _read(path: str | None) -> str | None:
+async def _read(path: str | None) -> str | None:
+    """The file's text, read off the event loop; None when there is none to read."""
     if not path:
         return None
     try:
-        return Path(path).read_text()
+        return await asyncio.to_thread(Path(path).read_text)
     except OSError:
         return None
 

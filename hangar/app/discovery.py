@@ -23,7 +23,7 @@ from hangar.app.codec import EventMetadata
 from hangar.app.projections.discovery import DiscoveryProjection
 from hangar.app.projections.providers import ProvidersProjection
 from hangar.app.providers import DeregisterProvider, RegisterProvider
-from hangar.app.repository import Repository
+from hangar.app.repository import Repository, RepositoryFactory
 from hangar.config.schema import HangarConfig
 from hangar.domain.discovery import (
     DiscoverySource,
@@ -420,8 +420,6 @@ class DiscoverySection:
         await self._bus.execute(DeregisterSource(source_id=key), ctx)
 
 
-def discovery_repository(store: Any, wait_for: Callable[[int], Any], snapshot_every: int = 100) -> DiscoveryRepository:
-    return Repository(
-        store, wait_for, kind="DiscoverySource", stream_prefix="discovery:", new=DiscoverySource,
-        from_snapshot=DiscoverySource.from_snapshot, snapshot_every=snapshot_every,
-    )
+discovery_repository = RepositoryFactory(
+    "DiscoverySource", "discovery:", DiscoverySource, DiscoverySource.from_snapshot
+)

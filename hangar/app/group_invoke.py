@@ -30,13 +30,13 @@ from typing import Any
 import msgspec
 import structlog
 
-from hangar.app.bus import SYSTEM, CommandBus, CommandContext
+from hangar.app.bus import CommandBus, CommandContext, follow
 from hangar.app.codec import EventMetadata
 from hangar.app.invoke import InvokeResult, InvokeTool
-from hangar.app.lifecycle import Lifecycle
 from hangar.app.projections.groups import GroupsProjection, GroupView
 from hangar.app.projections.providers import ProvidersProjection
 from hangar.app.repository import Repository
+from hangar.app.runtime_facts import ProviderRuntime
 from hangar.config.schema import RuntimeConfig
 from hangar.domain.balancing import Candidate, Strategy, make_strategy
 from hangar.domain.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
@@ -75,6 +75,15 @@ class RebalanceGroup(msgspec.Struct, frozen=True, kw_only=True):
     group_id: str
 
 
+class RecordGroupCircuit(msgspec.Struct, frozen=True, kw_only=True):
+    """A runtime fact: the group's breaker moved (sent by the router itself)."""
+
+    group_id: str
+    state: str
+    failures: int
+    reason: str
+
+
 class GroupInvokeResult(msgspec.Struct, kw_only=True):
     """The provider invoke route's shape, plus which group served it and how many tries it took."""
 
@@ -86,6 +95,12 @@ class GroupInvokeResult(msgspec.Struct, kw_only=True):
     structured_content: dict[str, Any] | None = None
     group_id: str
     attempts: int
+
+
+class GroupBreakerStatus(msgspec.Struct, frozen=True, kw_only=True):
+    failure_threshold: int
+    reset_timeout_s: float
+    failures: int
 
 
 class _Runtime:
@@ -105,26 +120,26 @@ class GroupRouter:
         repo: Repository[Group],
         groups: GroupsProjection,
         providers: ProvidersProjection,
-        lifecycle: Lifecycle,
+        runtime: ProviderRuntime,
         cfg: RuntimeConfig,
-        metadata: Callable[[CommandContext], EventMetadata],
+        bus: CommandBus,
         rng: random.Random | None = None,
     ) -> None:
         self._invoke = invoke
         self._repo = repo
         self._groups = groups
         self._providers = providers
-        self._lifecycle = lifecycle
+        self._runtime = runtime
         self._cfg = cfg
-        self._meta = metadata
+        self._bus = bus
         self._rng = rng
         self._runtimes: dict[str, _Runtime] = {}
         self._pending: dict[str, int] = {}
-        self._background: set[asyncio.Task[Any]] = set()
 
     def register_with(self, bus: CommandBus) -> None:
         bus.register(InvokeGroupTool, self.invoke)
         bus.register(RebalanceGroup, self.rebalance)
+        bus.register(RecordGroupCircuit, self._record_circuit)
 
     # --- member status ------------------------------------------------------------------------
 
@@ -135,13 +150,8 @@ class GroupRouter:
         view = self._providers.get(provider_id)
         if view is None:
             return None
-        h = self._lifecycle.handles.get(provider_id)
-        breaker = CLOSED
-        if h is not None:
-            breaker = h.breaker.state
-            if breaker == OPEN and h.breaker.retry_after(now if now is not None else time.monotonic()) <= 0:
-                breaker = HALF_OPEN
-        return MemberStatus(state=view.state, breaker_state=breaker)
+        live = self._runtime.status(provider_id)
+        return MemberStatus(state=view.state, breaker_state=live.breaker if live is not None else CLOSED)
 
     def statuses(self, provider_ids: Iterable[str]) -> Mapping[str, MemberStatus]:
         now = time.monotonic()
@@ -153,10 +163,10 @@ class GroupRouter:
         return out
 
     def inflight(self, provider_id: str) -> int:
-        h = self._lifecycle.handles.get(provider_id)
-        # The handle counts calls already talking to the provider; ``_pending`` also counts group
-        # calls still starting it. Either is a lower bound of the real load.
-        return max(h.inflight if h is not None else 0, self._pending.get(provider_id, 0))
+        live = self._runtime.status(provider_id)
+        # The supervisor counts calls already talking to the provider; ``_pending`` also counts
+        # group calls still starting it. Either is a lower bound of the real load.
+        return max(live.inflight if live is not None else 0, self._pending.get(provider_id, 0))
 
     # --- runtime state ------------------------------------------------------------------------
 
@@ -175,6 +185,20 @@ class GroupRouter:
     def breaker_state(self, group_id: str) -> str | None:
         rt = self._runtimes.get(group_id)
         return rt.breaker.state if rt is not None else None
+
+    def breaker_status(self, view: GroupView) -> GroupBreakerStatus:
+        """Read only (queries): a group never called has a fresh breaker's numbers."""
+        spec = view.spec
+        rt = self._runtimes.get(view.group_id)
+        return GroupBreakerStatus(
+            failure_threshold=spec.failure_threshold or self._cfg.group_breaker_failure_threshold,
+            reset_timeout_s=spec.reset_timeout_s or self._cfg.group_breaker_reset_timeout_s,
+            failures=rt.breaker.failures if rt is not None else 0,
+        )
+
+    def routing_state(self) -> dict[str, tuple[str, str, int]]:
+        """Every group's live routing state (strategy, breaker, failures): for diagnostics."""
+        return {gid: (rt.strategy_name, rt.breaker.state, rt.breaker.failures) for gid, rt in self._runtimes.items()}
 
     def forget(self, group_id: str) -> None:
         self._runtimes.pop(group_id, None)
@@ -216,7 +240,7 @@ class GroupRouter:
                 raise CircuitOpenError(f"group:{cmd.group_id}", rt.breaker.retry_after(now))
             else:
                 probe = True
-                await self._record_breaker(cmd.group_id, rt, "probe admitted")
+                await self._record_breaker(cmd.group_id, rt, "probe admitted", follow(ctx, meta))
         eligible = [m for m in offering if m.provider_id in statuses and (
             m.provider_id in healthy if only_healthy else in_rotation(statuses[m.provider_id]))]
         order = rt.strategy.order([
@@ -227,7 +251,7 @@ class GroupRouter:
             order += [m.provider_id for m in offering
                       if m.provider_id in statuses and statuses[m.provider_id].state == "dead"
                       and statuses[m.provider_id].breaker_state != OPEN]
-        child = msgspec.structs.replace(ctx, if_match=None)
+        child = follow(ctx, meta)
         try:
             return await self._attempt(cmd, child, meta, rt, order, deadline, started)
         except BaseException as exc:
@@ -240,7 +264,8 @@ class GroupRouter:
                 else:
                     rt.breaker.failure(time.monotonic())
                 if isinstance(exc, Exception):
-                    await self._record_breaker(cmd.group_id, rt, "probe answered" if answered else "probe failed")
+                    await self._record_breaker(cmd.group_id, rt, "probe answered" if answered else "probe failed",
+                                              child)
             raise
 
     async def _attempt(
@@ -276,7 +301,7 @@ class GroupRouter:
                     self._pending.pop(pid, None)
             if rt.breaker.state != CLOSED:
                 rt.breaker.success()
-                await self._record_breaker(cmd.group_id, rt, "member served")
+                await self._record_breaker(cmd.group_id, rt, "member served", child)
             elif rt.breaker.failures:
                 rt.breaker.success()
             return GroupInvokeResult(
@@ -288,7 +313,8 @@ class GroupRouter:
             before = rt.breaker.state
             rt.breaker.failure(time.monotonic())
             if rt.breaker.state != before:
-                await self._record_breaker(cmd.group_id, rt, last.message if last else "no member in rotation")
+                await self._record_breaker(cmd.group_id, rt, last.message if last else "no member in rotation",
+                                          child)
         if isinstance(last, ToolNotFoundError) and not blame:
             raise GroupToolNotFoundError(cmd.group_id, cmd.tool)
         if last is not None:
@@ -302,16 +328,19 @@ class GroupRouter:
         view = self._providers.get(provider_id)
         return view.spec.call_timeout_s if view is not None else 30.0
 
-    async def _record_breaker(self, group_id: str, rt: _Runtime, reason: str) -> None:
+    async def _record_breaker(self, group_id: str, rt: _Runtime, reason: str, ctx: CommandContext) -> None:
         # Serialised per group and always recording the breaker's *current* state, so concurrent
         # calls cannot leave an older transition as the last word in the log.
         async with rt.record_lock:
             with contextlib.suppress(HangarError):
-                await self._repo.execute(
-                    group_id,
-                    lambda g: g.record_circuit(rt.breaker.state, failures=rt.breaker.failures, reason=reason),
-                    self._meta(SYSTEM),
-                )
+                await self._bus.execute(RecordGroupCircuit(
+                    group_id=group_id, state=rt.breaker.state, failures=rt.breaker.failures, reason=reason,
+                ), ctx)
+
+    async def _record_circuit(self, cmd: RecordGroupCircuit, ctx: CommandContext, meta: EventMetadata) -> None:
+        await self._repo.execute(
+            cmd.group_id, lambda g: g.record_circuit(cmd.state, failures=cmd.failures, reason=cmd.reason), meta,
+        )
 
     # --- rebalancing --------------------------------------------------------------------------
 
@@ -321,16 +350,15 @@ class GroupRouter:
         (await self._repo.check(cmd.group_id, ctx.if_match)).require()
         view = self._groups.get(cmd.group_id)
         members = [m.provider_id for m in view.members] if view else []
-        checks = [self._lifecycle.check_health(pid) for pid in members
-                  if (h := self._lifecycle.handles.get(pid)) is not None and h.connection is not None]
+        running = self._runtime.statuses()
+        checks = [self._runtime.check_health(pid) for pid in members if pid in running and running[pid].running]
         await asyncio.gather(*checks, return_exceptions=True)
+        child = follow(ctx, meta)
         for pid in members:
             pv = self._providers.get(pid)
-            h = self._lifecycle.handles.get(pid)
-            if pv is not None and pv.state == "ready" and h is not None and h.breaker.state != CLOSED:
-                before = h.breaker.state
-                h.breaker.reset()
-                await self._lifecycle.record_breaker(h, before)
+            live = self._runtime.status(pid)
+            if pv is not None and pv.state == "ready" and live is not None and live.breaker != CLOSED:
+                await self._runtime.reset_breaker(pid, child)
         if view is not None:
             rt = self.runtime(view)
             rt.breaker.reset()
@@ -345,17 +373,10 @@ class GroupRouter:
     def warm(self, provider_id: str) -> None:
         """Start a member in the background (``auto_start`` groups)."""
 
-        async def start() -> None:
-            try:
-                await self._lifecycle.ensure_started(provider_id)
-            except HangarError as exc:
-                log.warning("group_member_autostart_failed", provider_id=provider_id, error=exc.message)
+        def failed(exc: HangarError) -> None:
+            log.warning("group_member_autostart_failed", provider_id=provider_id, error=exc.message)
 
-        task = asyncio.ensure_future(start())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self._runtime.spawn_start(provider_id, failed)
 
     async def close(self) -> None:
-        for task in list(self._background):
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        return None

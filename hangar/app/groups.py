@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 import structlog
@@ -14,10 +14,10 @@ import structlog
 from hangar.app.bus import SYSTEM, CommandBus, CommandContext
 from hangar.app.codec import EventMetadata, new_id
 from hangar.app.group_invoke import GroupRouter
-from hangar.app.ports import EventStore, RecordedEvent
+from hangar.app.ports import RecordedEvent
 from hangar.app.projections.groups import GroupsProjection
 from hangar.app.projections.providers import ProvidersProjection
-from hangar.app.repository import Repository, WaitFor
+from hangar.app.repository import Repository, RepositoryFactory
 from hangar.config.schema import GroupConfig, HangarConfig
 from hangar.domain import events as ev
 from hangar.domain.errors import AlreadyExistsError, HangarError, ProviderNotFoundError, ValidationError
@@ -25,23 +25,13 @@ from hangar.domain.event_base import Event
 from hangar.domain.group import STREAM_PREFIX, Group, MemberStatus, check_group_id
 from hangar.domain.group_events import GroupMember, GroupSpec
 
-if TYPE_CHECKING:
-    from hangar.app.services import Services
-
 log = structlog.get_logger("hangar.groups")
 
 GroupRepository = Repository[Group]
 StatusesFn = Callable[[Iterable[str]], Mapping[str, MemberStatus]]
 
 
-def group_repository(
-    store: EventStore, wait_for: WaitFor, snapshot_every: int = 100,
-    known_version: Callable[[str], int] | None = None,
-) -> GroupRepository:
-    return Repository(
-        store, wait_for, kind="Group", stream_prefix=STREAM_PREFIX, new=Group,
-        from_snapshot=Group.from_snapshot, snapshot_every=snapshot_every, known_version=known_version,
-    )
+group_repository = RepositoryFactory("Group", STREAM_PREFIX, Group, Group.from_snapshot)
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -320,41 +310,22 @@ class GroupsSection:
         await self._bus.execute(DeleteGroup(group_id=key), ctx)
 
 
-# --- wiring -----------------------------------------------------------------------------------
+# --- start-up -------------------------------------------------------------------------------
 
 
-class GroupModule:
-    """Everything about groups, built once by ``Services`` (which owns the projection)."""
+class GroupStartup:
+    """What groups need once the log is replayed and the providers reconciled."""
 
-    def __init__(self, services: Services) -> None:
-        s = services
-        self.services = s
-        self.projection: GroupsProjection = s.groups
-        self.repo = group_repository(
-            s.store, s.projector.wait_for, s.config.event_store.snapshot_every, s.streams.version
-        )
-        self.router = GroupRouter(
-            s.invoker.invoke, self.repo, self.projection, s.providers, s.lifecycle, s.config.runtime,
-            lambda ctx: ctx.metadata(new_id(), s.instance_id),
-        )
-        self.router.register_with(s.bus)
-        self.commands = GroupCommands(self.repo, s.providers, self.router.statuses, self.router.forget)
-        self.commands.register_with(s.bus)
-        self.reactions = GroupReactions(s.bus, self.projection)
-        self.section = GroupsSection(s.bus, self.projection)
-
-    async def start(self) -> None:
-        """After the providers are reconciled and the configuration's providers applied."""
-        await self.reconcile_after_restart()
-        self.services.projector.add_listener(self.reactions)
-        # Providers deleted while Hangar was down (or between the deletion and its reaction).
-        for gid, view in list(self.projection.views.items()):
-            for m in view.members:
-                if self.services.providers.get(m.provider_id) is None:
-                    self.reactions.queue_removal(gid, m.provider_id)
-        self.reactions.mark(list(self.projection.views))
-        await self.reactions.idle()
-        await self.apply_config(self.services.config)
+    def __init__(
+        self, repo: GroupRepository, projection: GroupsProjection, providers: ProvidersProjection,
+        router: GroupRouter, reactions: GroupReactions, instance_id: str,
+    ) -> None:
+        self.repo = repo
+        self.projection = projection
+        self.providers = providers
+        self.router = router
+        self.reactions = reactions
+        self._instance_id = instance_id
 
     async def reconcile_after_restart(self) -> None:
         """Breakers are runtime state: an open breaker in the log did not survive the restart."""
@@ -362,18 +333,22 @@ class GroupModule:
             if view.breaker_state != "closed":
                 await self.repo.execute(
                     gid, lambda g: g.record_circuit("closed", reason="hangar_restart"),
-                    SYSTEM.metadata(new_id(), self.services.instance_id),
+                    SYSTEM.metadata(new_id(), self._instance_id),
                 )
 
-    async def apply_config(self, cfg: HangarConfig) -> None:
-        """Create or update the groups the configuration declares (idempotent: an unchanged group
-        records nothing); then start the members of ``auto_start`` groups in the background."""
-        for name, gc in cfg.groups.items():
-            try:
-                await self.section.change(name, group_decl(gc), SYSTEM, graceful=False)
-            except HangarError as exc:
-                log.error("config_group_failed", group_id=name, error=exc.message)
-                continue
+    async def sweep(self) -> None:
+        """Providers deleted while Hangar was down (or between the deletion and its reaction)
+        leave their groups; every group's state is re-derived. Needs the reactions listening."""
+        for gid, view in list(self.projection.views.items()):
+            for m in view.members:
+                if self.providers.get(m.provider_id) is None:
+                    self.reactions.queue_removal(gid, m.provider_id)
+        self.reactions.mark(list(self.projection.views))
+        await self.reactions.idle()
+
+    def warm(self, cfg: HangarConfig) -> None:
+        """Start the members of ``auto_start`` groups in the background."""
+        for gc in cfg.groups.values():
             if gc.auto_start:
                 for m in gc.members:
                     self.router.warm(m.id)

@@ -29,18 +29,8 @@ class Maintenance:
         deleted = await self._store.compact(cmd.stream_id)
         # The deletion itself is recorded, so the audit trail says who removed history and why
         # the stream now starts after version 1.
-        await self._store.append(
-            MAINTENANCE_STREAM,
-            None,
-            [
-                codec.encode(
-                    ev.StreamCompacted(
-                        stream_id=cmd.stream_id,
-                        events_deleted=deleted,
-                        snapshot_version=snap.version if snap else 0,
-                    ),
-                    meta,
-                )
-            ],
+        event = ev.StreamCompacted(
+            stream_id=cmd.stream_id, events_deleted=deleted, snapshot_version=snap.version if snap else 0,
         )
+        await codec.append_one(self._store, MAINTENANCE_STREAM, event, meta)
         return deleted

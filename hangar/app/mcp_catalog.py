@@ -26,7 +26,7 @@ from hangar.app.group_invoke import InvokeGroupTool
 from hangar.app.invoke import InvokeTool
 from hangar.app.ports import RecordedEvent
 from hangar.app.projections.groups import GroupsProjection
-from hangar.app.projections.providers import ProvidersProjection
+from hangar.app.projections.providers import ProvidersProjection, ProviderView
 from hangar.domain import events as ev
 from hangar.domain import group_events as ge
 from hangar.domain.errors import NotFoundError
@@ -38,6 +38,10 @@ _TRIGGERS = (
     ev.ProviderRegistered, ev.ProviderUpdated, ev.ProviderDeregistered, ev.ProviderStarted,
     ev.ProviderToolsChanged, ge.GroupCreated, ge.GroupDeleted, ge.GroupMemberAdded,
     ge.GroupMemberUpdated, ge.GroupMemberRemoved,
+)
+# Provider events that can change the list only if the provider offers (or offered) tools.
+_PROVIDER_TRIGGERS = (
+    ev.ProviderRegistered, ev.ProviderUpdated, ev.ProviderDeregistered, ev.ProviderStarted, ev.ProviderToolsChanged,
 )
 # Coalesces a burst (config applied at start, a group built member by member) into one notice.
 SETTLE_S = 0.02
@@ -51,6 +55,10 @@ class ToolEntry(msgspec.Struct, frozen=True):
     is_group: bool
     description: str
     input_schema: dict[str, Any]
+
+
+def _has_tools(view: ProviderView) -> bool:
+    return bool(view.tools) if view.tools_discovered else bool(view.spec.tools)
 
 
 class UnknownToolError(NotFoundError):
@@ -72,6 +80,9 @@ class McpCatalog:
         self._subscribers: list[ChangeCallback] = []
         self._task: asyncio.Task[None] | None = None
         self._dirty = False
+        # Providers whose tools are in the list: a change to any other provider (creating a
+        # remote provider whose tools are not known yet) cannot change it, so it costs nothing.
+        self._listed: set[str] = set()
 
     # --- the list -----------------------------------------------------------------------------
 
@@ -82,7 +93,8 @@ class McpCatalog:
 
     def _build(self) -> list[ToolEntry]:
         out: list[ToolEntry] = []
-        for pid in sorted(self._providers.views):
+        self._listed = {pid for pid, v in self._providers.views.items() if _has_tools(v)}
+        for pid in sorted(self._listed):
             for t in self._providers.views[pid].visible_tools:
                 out.append(ToolEntry(f"{pid}.{t.name}", pid, t.name, False, t.description,
                                      t.input_schema or EMPTY_SCHEMA))
@@ -133,10 +145,22 @@ class McpCatalog:
     def __call__(self, rec: RecordedEvent, event: Event) -> None:
         if not isinstance(event, _TRIGGERS):
             return
+        if isinstance(event, _PROVIDER_TRIGGERS) and not self._affects(event.provider_id):
+            return
         self._entries = None
         self._dirty = True
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._settle(), name="hangar-mcp-catalog")
+
+    def _affects(self, pid: str) -> bool:
+        view = self._providers.views.get(pid)
+        has = view is not None and _has_tools(view)
+        had = pid in self._listed
+        if has:
+            self._listed.add(pid)
+        else:
+            self._listed.discard(pid)
+        return has or had or pid in self._groups.views
 
     def mark_announced(self) -> None:
         """The current list is what clients have seen (set once serving starts)."""

@@ -33,6 +33,7 @@ class Projector:
         self._task: asyncio.Task[None] | None = None
         self.undecodable = 0
         self._seeded: dict[str, int] = {}
+        self._routes: dict[str, tuple[list[Projection], bool]] = {}
         self.replayed = False
         """True once the start-up replay reached the log's last position (``/health/ready``)."""
 
@@ -132,6 +133,51 @@ class Projector:
                 listener(rec, event)
             except Exception:
                 log.exception("listener_failed", event_type=rec.event_type)
+
+    def apply_page(self, records: Sequence[RecordedEvent]) -> None:
+        """Fold a page of history in (a rebuild): an event is decoded only if some projection
+        reads it, and projections that read none of its type are not called. Projections
+        declare what they read with ``event_types`` (names; absent: every event) or say with
+        ``records_only = True`` that the record is enough; listeners read every event."""
+        if self._seeded or self._listeners:
+            for rec in records:
+                self.apply(rec)
+            return
+        routes = self._routes
+        decode = codec.decode
+        for rec in records:
+            route = routes.get(rec.event_type)
+            if route is None:
+                route = routes[rec.event_type] = self._route(rec.event_type)
+            targets, needs_event = route
+            if not targets:
+                continue
+            event: Event | None = None
+            if needs_event:
+                try:
+                    event = decode(rec)
+                except Exception:
+                    self.undecodable += 1
+                    log.error("undecodable_event", position=rec.position, event_type=rec.event_type)
+                    continue
+            for projection in targets:
+                projection.apply(rec, event)  # type: ignore[arg-type]
+        if records:
+            self.position = records[-1].position
+
+    def _route(self, event_type: str) -> tuple[list[Projection], bool]:
+        """Which projections read an event type, and whether any of them needs it decoded."""
+        targets: list[Projection] = []
+        decode = False
+        for projection in self.projections:
+            if getattr(projection, "records_only", False):
+                targets.append(projection)
+                continue
+            types = getattr(projection, "event_types", None)
+            if types is None or event_type in types:
+                targets.append(projection)
+                decode = True
+        return targets, decode
 
     async def _run(self) -> None:
         async for rec in self._store.subscribe(self.position):

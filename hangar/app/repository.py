@@ -166,11 +166,25 @@ class Repository(Generic[A]):
 ProviderRepository = Repository[Provider]
 
 
-def provider_repository(
-    store: EventStore, wait_for: WaitFor, snapshot_every: int = 100,
-    known_version: Callable[[str], int] | None = None,
-) -> ProviderRepository:
-    return Repository(
-        store, wait_for, kind="Provider", stream_prefix="provider:", new=Provider,
-        from_snapshot=Provider.from_snapshot, snapshot_every=snapshot_every, known_version=known_version,
-    )
+class RepositoryFactory(Generic[A]):
+    """How to build the repository of one aggregate type: ``factory(store, wait_for, ...)``.
+    Every aggregate module declares one instead of spelling the constructor out again."""
+
+    def __init__(self, kind: str, stream_prefix: str, new: Callable[[str], A],
+                 from_snapshot: Callable[[str, int, bytes], A]) -> None:
+        self.kind = kind
+        self.stream_prefix = stream_prefix
+        self._new = new
+        self._from_snapshot = from_snapshot
+
+    def __call__(
+        self, store: EventStore, wait_for: WaitFor, snapshot_every: int = 100,
+        known_version: Callable[[str], int] | None = None,
+    ) -> Repository[A]:
+        return Repository(
+            store, wait_for, kind=self.kind, stream_prefix=self.stream_prefix, new=self._new,
+            from_snapshot=self._from_snapshot, snapshot_every=snapshot_every, known_version=known_version,
+        )
+
+
+provider_repository = RepositoryFactory("Provider", "provider:", Provider, Provider.from_snapshot)

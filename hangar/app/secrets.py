@@ -9,6 +9,7 @@ event store, WebSocket frames, exports and logs only ever carry ciphertext.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import msgspec
@@ -16,16 +17,13 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from hangar.domain.errors import ValidationError
 from hangar.domain.provider_spec import ProviderSpec
+from hangar.domain.secrets_policy import REDACTED, looks_secret
 
 PREFIX = "enc:v1:"
-SECRET_MARKERS = ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL", "AUTH", "PRIVATE")
-REDACTED = "***"
 DEFAULT_KEY_FILE = "./data/hangar-secret.key"
-
-
-def looks_secret(name: str) -> bool:
-    upper = name.upper()
-    return any(marker in upper for marker in SECRET_MARKERS)
+SECRET_REFERENCE = re.compile(r"\$\{secret:([A-Za-z0-9][A-Za-z0-9_.-]*)\}")
+"""``${secret:NAME}``: a reference to the secrets vault, resolved only when a process starts; the
+reference itself is not secret, so it is recorded as written."""
 
 
 def is_sealed(value: str) -> bool:
@@ -38,7 +36,8 @@ def secret_names(spec: ProviderSpec) -> set[str]:
 
 def redact_env(spec: ProviderSpec) -> dict[str, str]:
     names = secret_names(spec)
-    return {k: (REDACTED if k in names or is_sealed(v) else v) for k, v in spec.env.items()}
+    return {k: (REDACTED if (k in names or is_sealed(v)) and not SECRET_REFERENCE.fullmatch(v) else v)
+            for k, v in spec.env.items()}
 
 
 class SecretBox:
@@ -86,7 +85,7 @@ class SecretBox:
         old = previous.env if previous is not None else {}
         env: dict[str, str] = {}
         for k, v in spec.env.items():
-            if k not in names or is_sealed(v):
+            if k not in names or is_sealed(v) or SECRET_REFERENCE.fullmatch(v):
                 env[k] = v
             elif k in old and is_sealed(old[k]) and self._same(old[k], v):
                 env[k] = old[k]

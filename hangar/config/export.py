@@ -19,9 +19,8 @@ import yaml
 
 from hangar.config.schema import HangarConfig
 from hangar.domain.provider_spec import ProviderSpec
+from hangar.domain.secrets_policy import REDACTED, looks_secret
 
-SECRET_MARKERS = ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL", "AUTH")
-REDACTED = "***"
 CHANGED = "*** (changed)"
 
 SecretMode = Literal["redact", "reference", "raw"]
@@ -32,15 +31,6 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 # Sections rendered from Hangar's state rather than from the settings of the file.
 STATE_SECTIONS = ("providers",)
-
-
-# Names of settings that hold where a secret is, not the secret (``admin_key_env: HANGAR_ADMIN_KEY``).
-NOT_SECRET_SUFFIXES = ("_ENV", "_NAME", "_HEADER", "_FILE", "_PATH", "_CLAIM", "_ID")
-
-
-def looks_secret(key: str) -> bool:
-    upper = key.upper()
-    return any(m in upper for m in SECRET_MARKERS) and not upper.endswith(NOT_SECRET_SUFFIXES)
 
 
 def _without_defaults(value: Any, default: Any) -> Any:

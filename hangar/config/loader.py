@@ -15,7 +15,7 @@ from hangar.config.schema import GroupConfig, HangarConfig, ProviderConfig
 from hangar.domain.discovery import normalise_peer_discovery, parse_source_config
 from hangar.domain.errors import ValidationError
 from hangar.domain.group import check_group_id
-from hangar.domain.provider_spec import ProviderSpec, check_provider_id, check_spec
+from hangar.domain.provider_spec import ProviderSpec, check_provider_id, check_spec, definition_of
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -145,6 +145,8 @@ def load_config(path: str | os.PathLike[str] | None) -> HangarConfig:
     return parse_config(text, str(p))
 
 
+
+
 def to_spec(pc: ProviderConfig) -> ProviderSpec:
     command: list[str] | None
     if isinstance(pc.command, str):
@@ -153,19 +155,4 @@ def to_spec(pc: ProviderConfig) -> ProviderSpec:
         command = [*pc.command, *pc.args]
     else:
         command = None
-    return ProviderSpec(
-        mode=pc.mode,
-        command=command,
-        image=pc.image,
-        endpoint=pc.endpoint,
-        env=dict(pc.env),
-        idle_ttl_s=pc.idle_ttl_s,
-        health_check_interval_s=pc.health_check_interval_s,
-        description=pc.description,
-        volumes=list(pc.volumes),
-        network=pc.network,
-        read_only=pc.read_only,
-        tools=pc.tools,
-        call_timeout_s=pc.call_timeout_s,
-        secret_env=list(pc.secret_env),
-    )
+    return definition_of(pc, command=command)

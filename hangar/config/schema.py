@@ -11,30 +11,19 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from hangar.domain.group_events import FailureThreshold, MinHealthy, Priority, ResetTimeout, Strategy, Weight
-from hangar.domain.provider_spec import IdleSeconds, PositiveSeconds, ProviderMode, ToolSpec
+from hangar.domain.provider_spec import ProviderSpec
 
 
 class Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     pass
 
 
-class ProviderConfig(Strict):
-    mode: ProviderMode
-    command: list[str] | str | None = None
+class ProviderConfig(ProviderSpec, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The provider definition, as a config file may also spell it: ``command`` may be one
+    string, and ``args`` are appended to it (``loader.to_spec`` makes the definition)."""
+
+    command: list[str] | str | None = None  # type: ignore[assignment]
     args: list[str] = []
-    image: str | None = None
-    endpoint: str | None = None
-    env: dict[str, str] = {}
-    idle_ttl_s: IdleSeconds = 300
-    health_check_interval_s: PositiveSeconds = 60
-    description: str | None = None
-    volumes: list[str] = []
-    network: str = "none"
-    read_only: bool = True
-    tools: list[ToolSpec] | None = None
-    call_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
-    secret_env: list[str] = []
-    """Env names whose values are secret even if their names do not look it."""
 
 
 class ServerConfig(Strict):
@@ -47,6 +36,8 @@ class EventStoreConfig(Strict):
     snapshot_every: Annotated[int, msgspec.Meta(ge=0)] = 100
     batch_max: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 500
     sqlite_synchronous: Literal["FULL", "NORMAL", "EXTRA"] = "FULL"
+    # Events between two read-model checkpoints: the most an as-of read folds.
+    checkpoint_every: Annotated[int, msgspec.Meta(ge=100)] = 10_000
 
 
 class HealthConfig(Strict):
@@ -192,6 +183,18 @@ class CatalogConfig(Strict):
     Relative paths are taken from the config file's directory."""
 
 
+class ClientsConfig(Strict):
+    """Where MCP client configuration files and skills are written (ToolHive's clients API)."""
+
+    home: str = "~"
+    """The home directory the clients' files live under; tests and containers point it elsewhere."""
+    public_url: str | None = None
+    """Hangar's URL as clients reach it; by default the URL of the registering request."""
+
+
+class RegistriesConfig(Strict):
+    refresh_interval_s: Annotated[float, msgspec.Meta(ge=0, le=604_800)] = 3600.0
+    """How often registered registry sources are refreshed (0: only on demand)."""
 class ClusterConfig(Strict):
     """Several replicas on one PostgreSQL database (cluster mode is on whenever the event store
     is PostgreSQL; on SQLite these settings are unused)."""
@@ -224,4 +227,6 @@ class HangarConfig(Strict):
     groups: dict[str, GroupConfig] = {}
     discovery: DiscoveryConfig = msgspec.field(default_factory=DiscoveryConfig)
     catalog: CatalogConfig = msgspec.field(default_factory=CatalogConfig)
+    clients: ClientsConfig = msgspec.field(default_factory=ClientsConfig)
+    registries: RegistriesConfig = msgspec.field(default_factory=RegistriesConfig)
     cluster: ClusterConfig = msgspec.field(default_factory=ClusterConfig)

@@ -45,6 +45,12 @@ class ProviderSpec(msgspec.Struct, frozen=True, kw_only=True):
     """Env names whose values are secret even if their names do not look it."""
 
 
+def definition_of(source: ProviderSpec, **overrides: Any) -> ProviderSpec:
+    """The plain definition inside a struct that extends it (a create body, a config entry)."""
+    fields = {f: getattr(source, f) for f in ProviderSpec.__struct_fields__} | overrides
+    return ProviderSpec(**fields)
+
+
 def check_provider_id(provider_id: str) -> None:
     if not _PROVIDER_ID_RE.match(provider_id):
         raise ValidationError(

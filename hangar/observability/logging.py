@@ -9,7 +9,7 @@ from typing import Any
 
 import structlog
 
-from hangar.config.export import REDACTED, looks_secret
+from hangar.domain.secrets_policy import REDACTED, looks_secret
 from hangar.observability.context import add_correlation_id
 from hangar.observability.tracing import add_trace_ids
 

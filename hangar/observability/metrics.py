@@ -12,19 +12,20 @@ import bisect
 import importlib.metadata
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from hangar.app.alerts import AlertsProjection
+from hangar.app.hub import EventHub
 from hangar.app.ports import EventStore, NewEvent, RecordedEvent, Snapshot
+from hangar.app.projector import Projector
+from hangar.app.runtime_facts import RuntimeStatus
 from hangar.domain import events as ev
 from hangar.domain import group_events as ge
 from hangar.domain import ops_events as ops
-
-if TYPE_CHECKING:
-    from hangar.app.services import Services
 
 PREFIX = "mcp_hangar_"
 PROVIDER_STATES = ("cold", "initializing", "ready", "degraded", "dead")
@@ -48,10 +49,6 @@ class Metrics:
                                           ["provider", "tool", "error_type"], registry=r)
         self.tool_call_duration = Histogram(p + "tool_call_duration_seconds", "Tool call duration",
                                             ["provider", "tool"], buckets=LATENCY_BUCKETS, registry=r)
-        self.provider_state = Gauge(p + "provider_state", "1 for the provider's current state",
-                                    ["provider", "state"], registry=r)
-        self.provider_up = Gauge(p + "provider_up", "1 while the provider is ready or degraded",
-                                 ["provider"], registry=r)
         self.cold_starts = Counter(p + "cold_starts", "Provider starts that completed", ["provider"], registry=r)
         self.cold_start_duration = Histogram(p + "cold_start_duration_seconds", "Time to start a provider",
                                              ["provider"], buckets=START_BUCKETS, registry=r)
@@ -61,12 +58,6 @@ class Metrics:
                                      ["provider", "result"], registry=r)
         self.health_check_duration = Histogram(p + "health_check_duration_seconds", "Passed health check RTT",
                                                ["provider"], buckets=LATENCY_BUCKETS, registry=r)
-        self.breaker_state = Gauge(p + "circuit_breaker_state", "1 for the breaker's current state",
-                                   ["kind", "target", "state"], registry=r)
-        self.group_state = Gauge(p + "group_state", "1 for the group's current state", ["group", "state"],
-                                 registry=r)
-        self.group_healthy_members = Gauge(p + "group_healthy_members", "Healthy members of the group",
-                                           ["group"], registry=r)
         self.events = Counter(p + "events", "Events applied to the read models, by type", ["event_type"],
                               registry=r)
         self.events_appended = Counter(p + "events_appended", "Events appended to the store, by stream type",
@@ -79,20 +70,28 @@ class Metrics:
                                           buckets=APPEND_BUCKETS, registry=r)
         self.http = _HttpStats(LATENCY_BUCKETS)
         r.register(self.http)
+        self.states = _StateSets()
+        r.register(self.states)
         self.config_reloads = Counter(p + "config_reloads", "Configuration reloads by result", ["result"],
                                       registry=r)
+        self.commands = Counter(p + "commands", "Commands executed on the bus, by command and outcome",
+                                ["command", "outcome"], registry=r)
         self.alerts_raised = Counter(p + "alerts_raised", "Alerts raised", ["rule", "level"], registry=r)
         build = Gauge(p + "build_info", "Hangar build", ["version"], registry=r)
         build.labels(version or _package_version()).set(1)
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.last_appended = 0
         self.live = False
         """False while the projector replays history: replay delays are not projection lag."""
 
     # --- wiring -------------------------------------------------------------------------------
 
-    def bind(self, services: Services) -> None:
-        self.registry.register(_LiveCollector(services, self))
-        services.projector.add_listener(self)
+    def observe_command(self, command: Any, ctx: Any, command_id: str, exc: Exception | None) -> None:
+        """Bus observer: operator commands and runtime facts are counted alike."""
+        self.commands.labels(type(command).__name__, "failure" if exc is not None else "success").inc()
+
+    def add_collector(self, collector: Collector) -> None:
+        self.registry.register(collector)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -100,78 +99,72 @@ class Metrics:
     # --- events -----------------------------------------------------------------------------------
 
     def __call__(self, rec: RecordedEvent, event: Any) -> None:
-        self.events.labels(rec.event_type).inc()
+        self._child(self.events, rec.event_type).inc()
         if self.live:
             self.projection_delay.observe(max(0.0, time.time() - rec.recorded_at))
         match event:
             case ev.ToolInvocationCompleted():
                 outcome = "error" if event.is_error else "success"
-                self.tool_calls.labels(event.provider_id, event.tool_name, outcome).inc()
-                self.tool_call_duration.labels(event.provider_id, event.tool_name).observe(event.duration_ms / 1000)
+                self._child(self.tool_calls, event.provider_id, event.tool_name, outcome).inc()
+                self._child(self.tool_call_duration, event.provider_id, event.tool_name).observe(
+                    event.duration_ms / 1000)
             case ev.ToolInvocationFailed():
-                self.tool_calls.labels(event.provider_id, event.tool_name, "failure").inc()
-                self.tool_call_failures.labels(event.provider_id, event.tool_name, event.error_type).inc()
-                self.tool_call_duration.labels(event.provider_id, event.tool_name).observe(event.duration_ms / 1000)
+                self._child(self.tool_calls, event.provider_id, event.tool_name, "failure").inc()
+                self._child(self.tool_call_failures, event.provider_id, event.tool_name, event.error_type).inc()
+                self._child(self.tool_call_duration, event.provider_id, event.tool_name).observe(
+                    event.duration_ms / 1000)
             case ev.HealthCheckPassed():
-                self.health_checks.labels(event.provider_id, "passed").inc()
-                self.health_check_duration.labels(event.provider_id).observe(event.duration_ms / 1000)
+                self._child(self.health_checks, event.provider_id, "passed").inc()
+                self._child(self.health_check_duration, event.provider_id).observe(event.duration_ms / 1000)
             case ev.HealthCheckFailed():
-                self.health_checks.labels(event.provider_id, "failed").inc()
+                self._child(self.health_checks, event.provider_id, "failed").inc()
             case ev.ProviderStateChanged():
-                self._set_provider_state(event.provider_id, event.new_state)
+                self.states.provider[event.provider_id] = event.new_state
             case ev.ProviderRegistered():
-                self._set_provider_state(event.provider_id, "cold")
-                self._set_state_set(self.breaker_state, ("provider", event.provider_id), "closed", BREAKER_STATES)
+                self.states.provider[event.provider_id] = "cold"
+                self.states.breaker[("provider", event.provider_id)] = "closed"
             case ev.ProviderStarted():
-                self.cold_starts.labels(event.provider_id).inc()
-                self.cold_start_duration.labels(event.provider_id).observe(event.startup_duration_ms / 1000)
+                self._child(self.cold_starts, event.provider_id).inc()
+                self._child(self.cold_start_duration, event.provider_id).observe(event.startup_duration_ms / 1000)
             case ev.ProviderStartFailed():
-                self.start_failures.labels(event.provider_id).inc()
+                self._child(self.start_failures, event.provider_id).inc()
             case ev.CircuitBreakerStateChanged():
-                self._set_state_set(self.breaker_state, ("provider", event.provider_id), event.new_state,
-                                    BREAKER_STATES)
+                self.states.breaker[("provider", event.provider_id)] = event.new_state
             case ev.ProviderDeregistered():
-                self._forget_provider(event.provider_id)
+                # Gauges of a deleted provider would claim it still exists; counters keep its history.
+                self.states.provider.pop(event.provider_id, None)
+                self.states.breaker.pop(("provider", event.provider_id), None)
             case ops.ConfigurationReloaded():
-                self.config_reloads.labels("success" if not event.errors else "partial").inc()
+                self._child(self.config_reloads, "success" if not event.errors else "partial").inc()
             case ops.ConfigurationReloadFailed():
-                self.config_reloads.labels("rejected").inc()
+                self._child(self.config_reloads, "rejected").inc()
             case ops.AlertRaised():
-                self.alerts_raised.labels(event.rule, event.level).inc()
+                self._child(self.alerts_raised, event.rule, event.level).inc()
             case ge.GroupCreated():
-                self._set_state_set(self.group_state, (event.group_id,), "inactive", GROUP_STATES)
-                self._set_state_set(self.breaker_state, ("group", event.group_id), "closed", BREAKER_STATES)
+                self.states.group[event.group_id] = "inactive"
+                self.states.breaker[("group", event.group_id)] = "closed"
             case ge.GroupStateChanged():
-                self._set_state_set(self.group_state, (event.group_id,), event.new_state, GROUP_STATES)
-                self.group_healthy_members.labels(event.group_id).set(event.healthy_count)
+                self.states.group[event.group_id] = event.new_state
+                self.states.healthy_members[event.group_id] = event.healthy_count
             case ge.GroupCircuitOpened():
-                self._set_state_set(self.breaker_state, ("group", event.group_id), "open", BREAKER_STATES)
+                self.states.breaker[("group", event.group_id)] = "open"
             case ge.GroupCircuitHalfOpened():
-                self._set_state_set(self.breaker_state, ("group", event.group_id), "half_open", BREAKER_STATES)
+                self.states.breaker[("group", event.group_id)] = "half_open"
             case ge.GroupCircuitClosed():
-                self._set_state_set(self.breaker_state, ("group", event.group_id), "closed", BREAKER_STATES)
+                self.states.breaker[("group", event.group_id)] = "closed"
             case ge.GroupDeleted():
-                self._forget_group(event.group_id)
+                self.states.group.pop(event.group_id, None)
+                self.states.healthy_members.pop(event.group_id, None)
+                self.states.breaker.pop(("group", event.group_id), None)
 
-    def _set_provider_state(self, pid: str, state: str) -> None:
-        self._set_state_set(self.provider_state, (pid,), state, PROVIDER_STATES)
-        self.provider_up.labels(pid).set(1 if state in UP_STATES else 0)
-
-    @staticmethod
-    def _set_state_set(gauge: Gauge, labels: tuple[str, ...], state: str, states: Iterable[str]) -> None:
-        for s in (*states, *(() if state in states else (state,))):
-            gauge.labels(*labels, s).set(1 if s == state else 0)
-
-    def _forget_group(self, group_id: str) -> None:
-        _remove_matching(self.group_state, lambda lv: lv[0] == group_id)
-        _remove_matching(self.group_healthy_members, lambda lv: lv[0] == group_id)
-        _remove_matching(self.breaker_state, lambda lv: lv[0] == "group" and lv[1] == group_id)
-
-    def _forget_provider(self, pid: str) -> None:
-        # Gauges of a deleted provider would claim it still exists; counters keep its history.
-        _remove_matching(self.provider_state, lambda lv: lv[0] == pid)
-        _remove_matching(self.provider_up, lambda lv: lv[0] == pid)
-        _remove_matching(self.breaker_state, lambda lv: lv[0] == "provider" and lv[1] == pid)
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, resolved once per label set: prometheus-client validates
+        and locks on every ``labels()`` call, several microseconds each, for every event."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     # --- HTTP ---------------------------------------------------------------------------------
 
@@ -246,11 +239,47 @@ PER_PROVIDER_KEYS = ("tool_calls_total", "tool_call_errors", "cold_starts_total"
                      "health_check_failures")
 
 
-def _remove_matching(metric: Any, match: Callable[[tuple[str, ...]], bool]) -> None:
-    # prometheus-client has no public listing of a metric's label sets; ``_metrics`` is the
-    # documented-by-use way (``remove`` needs the exact values).
-    for labels in [lv for lv in list(metric._metrics) if match(lv)]:
-        metric.remove(*labels)
+class _StateSets(Collector):
+    """Provider, group and breaker states as plain dicts, turned into one-hot gauges at scrape
+    time. A state change is one dict store; with prometheus-client gauges it was a child lookup
+    (or creation) per possible state, and deleting a provider scanned every label set."""
+
+    def __init__(self) -> None:
+        self.provider: dict[str, str] = {}
+        self.group: dict[str, str] = {}
+        self.healthy_members: dict[str, int] = {}
+        self.breaker: dict[tuple[str, str], str] = {}
+
+    def collect(self) -> Iterable[Metric]:
+        p = PREFIX
+        state = GaugeMetricFamily(p + "provider_state", "1 for the provider's current state",
+                                  labels=["provider", "state"])
+        up = GaugeMetricFamily(p + "provider_up", "1 while the provider is ready or degraded", labels=["provider"])
+        for pid, current in list(self.provider.items()):
+            _one_hot(state, (pid,), current, PROVIDER_STATES)
+            up.add_metric([pid], 1 if current in UP_STATES else 0)
+        yield state
+        yield up
+        breaker = GaugeMetricFamily(p + "circuit_breaker_state", "1 for the breaker's current state",
+                                    labels=["kind", "target", "state"])
+        for key, current in list(self.breaker.items()):
+            _one_hot(breaker, key, current, BREAKER_STATES)
+        yield breaker
+        group = GaugeMetricFamily(p + "group_state", "1 for the group's current state", labels=["group", "state"])
+        for gid, current in list(self.group.items()):
+            _one_hot(group, (gid,), current, GROUP_STATES)
+        yield group
+        healthy = GaugeMetricFamily(p + "group_healthy_members", "Healthy members of the group", labels=["group"])
+        for gid, n in list(self.healthy_members.items()):
+            healthy.add_metric([gid], n)
+        yield healthy
+
+
+def _one_hot(family: GaugeMetricFamily, labels: tuple[str, ...], current: str, states: Sequence[str]) -> None:
+    for s in states:
+        family.add_metric([*labels, s], 1 if s == current else 0)
+    if current not in states:
+        family.add_metric([*labels, current], 1)
 
 
 class _HttpStats(Collector):
@@ -295,34 +324,40 @@ def _bound(b: float) -> str:
     return repr(b)
 
 
-class _LiveCollector(Collector):
+class LiveCollector(Collector):
     """Scrape-time values read from the live objects (no bookkeeping on the hot paths)."""
 
-    def __init__(self, services: Services, metrics: Metrics) -> None:
-        self.s = services
+    def __init__(
+        self, metrics: Metrics, hub: EventHub, projector: Projector, runtime: RuntimeStatus,
+        alerts: AlertsProjection, uptime: Callable[[], float],
+    ) -> None:
         self.m = metrics
+        self._hub = hub
+        self._projector = projector
+        self._runtime = runtime
+        self._alerts = alerts
+        self._uptime = uptime
 
     def collect(self) -> Iterable[Metric]:
         p = PREFIX
-        hub = self.s.hub
+        hub = self._hub
         yield GaugeMetricFamily(p + "websocket_clients", "Connected WebSocket clients", value=len(hub.subscribers))
         yield CounterMetricFamily(p + "websocket_dropped_clients", "WebSocket clients dropped for being too slow",
                                   value=hub.dropped_clients)
         yield CounterMetricFamily(p + "websocket_frames_sent", "WebSocket frames queued to clients",
                                   value=hub.frames_sent)
-        position = self.s.projector.position
+        position = self._projector.position
         yield GaugeMetricFamily(p + "projector_position", "Global position applied to the read models",
                                 value=position)
         yield GaugeMetricFamily(p + "projection_lag_events", "Appended events not yet in the read models",
                                 value=max(0, self.m.last_appended - position))
-        yield GaugeMetricFamily(p + "uptime_seconds", "Seconds since Hangar started", value=self.s.uptime_seconds)
+        yield GaugeMetricFamily(p + "uptime_seconds", "Seconds since Hangar started", value=self._uptime())
         inflight = GaugeMetricFamily(p + "provider_inflight_calls", "Tool calls in flight", labels=["provider"])
-        for pid, h in list(self.s.lifecycle.handles.items()):
-            inflight.add_metric([pid], h.inflight)
+        for pid, st in self._runtime.statuses().items():
+            inflight.add_metric([pid], st.inflight)
         yield inflight
         active = GaugeMetricFamily(p + "alerts_active", "Active alerts by level", labels=["level"])
-        alerts = getattr(self.s, "alerts", None)
-        counts = alerts.projection.active_by_level() if alerts is not None else {}
+        counts = self._alerts.active_by_level()
         for level in ("critical", "warning", "info"):
             active.add_metric([level], counts.get(level, 0))
         yield active

@@ -9,11 +9,10 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection
 
-import hangar
-
 from .engine import BEGIN_OPTION, PG_MIGRATE_LOCK_KEY, create_engine
 
-MIGRATIONS_DIR = Path(hangar.__file__).resolve().parent.parent / "migrations"
+# hangar/store/migrate.py -> the repository root, which holds ``migrations/``.
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
 def alembic_config(url: str) -> Config:

@@ -15,18 +15,22 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hangar.app.log.ports import EventQuery, StreamInfo
 from hangar.app.ports import NewEvent, RecordedEvent, Snapshot
 from hangar.domain.errors import ConcurrencyError, NoSnapshotError
 
-from .driver import Driver
+from . import log_reads
+from .driver import CompiledSql, Driver
 from .engine import BEGIN_OPTION, Backend, create_engine, pg_schema
 from .errors import StoreClosedError
-from .schema import events, snapshots
+from .schema import events, read_model_checkpoints, snapshots
 from .sql import Statements, heads_from_rows
 from .subscription import LiveTail, Notifier, subscription
 from .writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
+
+RiderHook = Callable[[str, tuple[NewEvent, ...]], tuple[str, tuple[NewEvent, ...], Callable[[bool], None]] | None]
 
 
 class SqlEventStore:
@@ -60,6 +64,7 @@ class SqlEventStore:
         self._idle = asyncio.Event()
         self._idle.set()
         self._before_commit: Callable[[], Awaitable[None]] | None = None
+        self._rider: RiderHook | None = None
         self._listener: asyncio.Task[None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -198,7 +203,25 @@ class SqlEventStore:
             if expected_version is not None and expected_version != version:
                 raise ConcurrencyError(stream_id, expected_version, version)
             return version, await self.last_position()
-        return await self._writer.submit(stream_id, expected_version, batch)
+        rider = self._rider(stream_id, batch) if self._rider is not None else None
+        if rider is None:
+            return await self._writer.submit(stream_id, expected_version, batch)
+        rider_stream, rider_events, written = rider
+        if rider_stream == stream_id:
+            raise ValueError("a rider must go to another stream")
+        try:
+            answer = await self._writer.submit(stream_id, expected_version, batch, (rider_stream, rider_events))
+        except BaseException:
+            written(False)
+            raise
+        written(True)
+        return answer
+
+    def set_rider(self, rider: RiderHook | None) -> None:
+        """Install the hook that may give an append events for another stream, written in the
+        same transaction (and the same fsync) only if the append is accepted: the audit record
+        of the command being executed. The hook is told whether they were written."""
+        self._rider = rider
 
     async def save_snapshot(self, snapshot: Snapshot) -> None:
         dialect_insert: Any = sqlite.insert if self._backend.is_sqlite else postgresql.insert
@@ -264,3 +287,47 @@ class SqlEventStore:
             page_size=self._page_size,
             poll_interval_s=self._poll_interval_s,
         )
+
+    # -- reading the log as a product (events API, time travel) ---------------------------------
+
+    async def _fetch_stmt(self, stmt: sa.Select[Any]) -> Sequence[Sequence[Any]]:
+        """A one-off statement, its values inlined as parameters, run on the raw driver."""
+        compiled = CompiledSql(stmt, self._engine_dialect(), expand=True)
+        async with self._connect() as conn:
+            db = await Driver.open(conn, self._backend.is_sqlite)
+            return await db.fetch(compiled.sql, compiled.args())
+
+    def _engine_dialect(self) -> Any:
+        if self._engine is None:
+            raise StoreClosedError("event store not started")
+        return self._engine.dialect
+
+    async def read_events(self, query: EventQuery) -> list[RecordedEvent]:
+        rows = await self._fetch_stmt(log_reads.events_select(query, query.limit))
+        return list(starmap(RecordedEvent, rows))
+
+    async def stream_info(self, stream_id: str) -> StreamInfo:
+        (version, count, first, last, snap), = await self._fetch_stmt(log_reads.stream_info_select(stream_id))
+        head = max(int(version or 0), int(snap or 0))
+        return StreamInfo(stream_id, head, int(count), None if snap is None else int(snap),
+                          None if first is None else int(first), None if last is None else int(last))
+
+    async def position_at(self, moment: float) -> int:
+        rows = await self._fetch_stmt(log_reads.position_at_select(moment))
+        return int(rows[0][0] or 0)
+
+    async def checkpoint_positions(self, fmt: str) -> list[int]:
+        return [int(r[0]) for r in await self._fetch_stmt(log_reads.checkpoint_positions_select(fmt))]
+
+    async def load_checkpoint(self, position: int, fmt: str) -> bytes | None:
+        rows = await self._fetch_stmt(log_reads.checkpoint_select(position, fmt))
+        return bytes(rows[0][0]) if rows else None
+
+    async def save_checkpoint(self, position: int, fmt: str, recorded_at: float, state: bytes) -> None:
+        dialect_insert: Any = sqlite.insert if self._backend.is_sqlite else postgresql.insert
+        stmt = dialect_insert(read_model_checkpoints).values(
+            position=position, format=fmt, recorded_at=recorded_at, state=state
+        ).on_conflict_do_nothing(index_elements=[read_model_checkpoints.c.position])
+        async with self._connect("IMMEDIATE") as conn:
+            await conn.execute(stmt)
+            await conn.commit()

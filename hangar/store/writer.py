@@ -45,8 +45,13 @@ Row = tuple[str, int, str, str, bytes, bytes, float]
 Answer = tuple[int, int] | HangarError
 
 
+Rider = tuple[str, tuple[NewEvent, ...]]
+"""Events for another stream (no version check) that are written in the same transaction as a
+request's own events, and only if those are accepted: a command's audit record."""
+
+
 class _Append:
-    __slots__ = ("events", "expected", "future", "stream_id")
+    __slots__ = ("events", "expected", "future", "rider", "stream_id")
 
     def __init__(
         self,
@@ -54,11 +59,20 @@ class _Append:
         expected: int | None,
         events: tuple[NewEvent, ...],
         future: asyncio.Future[tuple[int, int]],
+        rider: Rider | None = None,
     ) -> None:
         self.stream_id = stream_id
         self.expected = expected
         self.events = events
         self.future = future
+        self.rider = rider
+
+    def parts(self, head: int, rider_head: int) -> list[tuple[str, int, tuple[NewEvent, ...]]]:
+        """(stream, head before, events) of what this request writes."""
+        out = [(self.stream_id, head, self.events)]
+        if self.rider is not None:
+            out.append((self.rider[0], rider_head, self.rider[1]))
+        return out
 
 
 class _Plan:
@@ -66,20 +80,28 @@ class _Plan:
 
     def __init__(self, batch: list[_Append], cached: dict[str, int]) -> None:
         self.heads: dict[str, int] = {}  # heads as this batch moves them
-        self.accepted: list[tuple[_Append, int]] = []  # (request, head before it)
+        self.accepted: list[tuple[_Append, int, int]] = []  # (request, head before it, rider's head)
         self.rejected: list[tuple[_Append, int]] = []  # (request, head at its turn)
         self.rows: list[Row] = []
         self.recorded_at = time.time()
         for item in batch:
-            head = self.heads.get(item.stream_id)
-            if head is None:
-                head = cached[item.stream_id]
+            head = self._head(item.stream_id, cached)
             if item.expected is not None and item.expected != head:
                 self.rejected.append((item, head))
                 continue
-            self.accepted.append((item, head))
             self.heads[item.stream_id] = head + len(item.events)
-            self.rows.extend(_rows(item, head, self.recorded_at))
+            self.rows.extend(_rows(item.stream_id, head, item.events, self.recorded_at))
+            rider_head = 0
+            if item.rider is not None:
+                rider_stream, rider_events = item.rider
+                rider_head = self._head(rider_stream, cached)
+                self.heads[rider_stream] = rider_head + len(rider_events)
+                self.rows.extend(_rows(rider_stream, rider_head, rider_events, self.recorded_at))
+            self.accepted.append((item, head, rider_head))
+
+    def _head(self, stream_id: str, cached: dict[str, int]) -> int:
+        head = self.heads.get(stream_id)
+        return cached[stream_id] if head is None else head
 
 
 class GroupCommitWriter:
@@ -135,12 +157,14 @@ class GroupCommitWriter:
             await self._drop_connection(broken=False)
 
     def submit(
-        self, stream_id: str, expected: int | None, events: tuple[NewEvent, ...]
+        self, stream_id: str, expected: int | None, events: tuple[NewEvent, ...], rider: Rider | None = None
     ) -> asyncio.Future[tuple[int, int]]:
+        """Queue an append; the answer is (stream version, highest position written, the
+        rider's included)."""
         if self._task is None or self._closing:
             raise StoreClosedError("event store is not running")
         future: asyncio.Future[tuple[int, int]] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Append(stream_id, expected, events, future))
+        self._pending.append(_Append(stream_id, expected, events, future, rider))
         self._wakeup.set()
         return future
 
@@ -272,10 +296,12 @@ class GroupCommitWriter:
         if positions:
             self._seen_seq = max(positions.values())
         committed: list[RecordedEvent] = []
-        for item, head in plan.accepted:
-            committed.extend(_recorded(item, head, positions, plan.recorded_at))
-            version = head + len(item.events)
-            answers.append((item, (version, positions[(item.stream_id, version)])))
+        for item, head, rider_head in plan.accepted:
+            position = 0
+            for sid, before, events in item.parts(head, rider_head):
+                committed.extend(_recorded(sid, before, events, positions, plan.recorded_at))
+                position = max(position, positions[(sid, before + len(events))])
+            answers.append((item, (head + len(item.events), position)))
         self._publish(committed)
         for item, answer in answers:
             _answer(item, answer)
@@ -287,7 +313,9 @@ class GroupCommitWriter:
         committed: list[RecordedEvent] = []
         await self._begin(db)
         try:
-            head = (await self._read_heads(db, [item.stream_id]))[item.stream_id]
+            streams = [item.stream_id] if item.rider is None else [item.stream_id, item.rider[0]]
+            heads = await self._read_heads(db, streams)
+            head = heads[item.stream_id]
             retry = await self._retry_answer(db, item, head)
             if retry is not None:
                 answer = retry
@@ -295,17 +323,20 @@ class GroupCommitWriter:
                 answer = ConcurrencyError(item.stream_id, item.expected, head)
             else:
                 recorded_at = time.time()
+                parts = item.parts(head, heads[streams[-1]])
                 try:
-                    positions = await self._insert(db, _rows(item, head, recorded_at))
+                    positions = await self._insert(
+                        db, [row for sid, before, evs in parts for row in _rows(sid, before, evs, recorded_at)]
+                    )
                 except Exception as exc:
                     if not is_integrity_error(exc):
                         raise
                     # The head was read under the lock, so this can only be an event id clash.
                     answer = DuplicateEventError(item.stream_id, [e.event_id for e in item.events], head)
                 else:
-                    version = head + len(item.events)
-                    answer = (version, positions[(item.stream_id, version)])
-                    committed = _recorded(item, head, positions, recorded_at)
+                    for sid, before, evs in parts:
+                        committed.extend(_recorded(sid, before, evs, positions, recorded_at))
+                    answer = (head + len(item.events), max(positions.values()))
             if committed:
                 await self._commit(db)
             else:
@@ -315,7 +346,8 @@ class GroupCommitWriter:
             raise
         if committed:
             self.transactions += 1
-            self._heads[item.stream_id] = committed[-1].stream_version
+            for ev in committed:
+                self._heads[ev.stream_id] = ev.stream_version
             self._seen_seq = max(ev.position for ev in committed)
             self._publish(committed)
         _answer(item, answer)
@@ -343,7 +375,9 @@ class GroupCommitWriter:
         await db.commit()
 
     async def _fill_heads(self, db: Driver, batch: list[_Append]) -> None:
-        missing = list({item.stream_id for item in batch if item.stream_id not in self._heads})
+        streams = {item.stream_id for item in batch}
+        streams.update(item.rider[0] for item in batch if item.rider is not None)
+        missing = [sid for sid in streams if sid not in self._heads]
         if missing:
             if len(self._heads) + len(missing) > _HEAD_CACHE_MAX:
                 self._heads.clear()
@@ -398,23 +432,21 @@ def _positions(returned: Any, expected: int) -> dict[tuple[str, int], int]:
     return positions
 
 
-def _rows(item: _Append, head: int, recorded_at: float) -> list[Row]:
-    sid = item.stream_id
+def _rows(sid: str, head: int, events: tuple[NewEvent, ...], recorded_at: float) -> list[Row]:
     return [
         (sid, head + i, ev.event_id, ev.event_type, ev.data, ev.metadata, recorded_at)
-        for i, ev in enumerate(item.events, 1)
+        for i, ev in enumerate(events, 1)
     ]
 
 
 def _recorded(
-    item: _Append, head: int, positions: dict[tuple[str, int], int], recorded_at: float
+    sid: str, head: int, events: tuple[NewEvent, ...], positions: dict[tuple[str, int], int], recorded_at: float
 ) -> list[RecordedEvent]:
-    sid = item.stream_id
     return [
         RecordedEvent(
             positions[(sid, head + i)], sid, head + i, ev.event_id, ev.event_type, ev.data, ev.metadata, recorded_at
         )
-        for i, ev in enumerate(item.events, 1)
+        for i, ev in enumerate(events, 1)
     ]
 
 

@@ -11,7 +11,7 @@ from hangar.app.lifecycle import StartProvider, StopProvider
 from hangar.app.projections.providers import ProvidersProjection
 from hangar.app.projector import Projector
 from hangar.app.providers import DeregisterProvider, RegisterProvider, UpdateProvider
-from hangar.app.services import Services
+from hangar.bootstrap import Services
 from hangar.config.schema import HangarConfig
 from hangar.domain.provider_spec import ProviderSpec, ToolSpec
 from hangar.runtime.connector import RuntimeConnector

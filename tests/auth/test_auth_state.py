@@ -13,7 +13,7 @@ from hangar.app.auth.projection import AuthProjection
 from hangar.app.bus import CommandContext
 from hangar.app.maintenance import CompactStream
 from hangar.app.projector import Projector
-from hangar.app.services import Services
+from hangar.bootstrap import Services
 from hangar.config.schema import AuthConfig, EventStoreConfig, HangarConfig
 from hangar.domain import auth_events as ae
 from hangar.domain.auth import key_digest

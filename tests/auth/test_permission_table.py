@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hangar.api.app import create_app
 from hangar.api.permissions import PUBLIC, ROUTE_PERMISSIONS, route_keys
+from hangar.asgi import create_app
 from hangar.config.schema import HangarConfig
 from hangar.domain.auth import PERMISSION_CATALOGUE, parse_permission
 

@@ -15,7 +15,7 @@ from hangar.app.discovery import ApproveCandidate, RegisterSource, RejectCandida
 from hangar.app.projections.catalog import CatalogProjection
 from hangar.app.projections.discovery import DiscoveryProjection
 from hangar.app.projector import Projector
-from hangar.app.services import Services
+from hangar.bootstrap import Services
 from hangar.config.schema import EventStoreConfig, HangarConfig
 from hangar.domain.catalog_events import CatalogEntryData, EnvVar
 from hangar.domain.catalog_formats import parse_document

@@ -12,7 +12,7 @@ from hangar.app.groups import AddGroupMember, CreateGroup, DeleteGroup, RemoveGr
 from hangar.app.projections.groups import GroupsProjection
 from hangar.app.projector import Projector
 from hangar.app.providers import DeregisterProvider, RegisterProvider
-from hangar.app.services import Services
+from hangar.bootstrap import Services
 from hangar.config.schema import HangarConfig
 from hangar.domain import group_events as ge
 from hangar.domain.group_events import GroupMember, GroupSpec

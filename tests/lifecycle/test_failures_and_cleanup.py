@@ -148,10 +148,11 @@ def test_logs_rest_and_websocket(api: httpx.Client, server: HangarProcess) -> No
 
 
 def test_stderr_heavy_provider_never_stalls(api: httpx.Client, server: HangarProcess) -> None:
-    """Every call writes to stderr; far past the 64 KiB pipe buffer nothing stalls."""
-    pid, _ = new(api, env={"FIXTURE_STDERR_EVERY_CALL": "1"})
+    """Every call writes a 500-byte stderr line; far past the 64 KiB pipe buffer (~600 KiB in
+    all) nothing stalls."""
+    pid, _ = new(api, env={"FIXTURE_STDERR_EVERY_CALL": "1", "FIXTURE_STDERR_PAD": "490"})
     api.post(f"/api/providers/{pid}/start")
-    n, concurrency = 3000, 16
+    n, concurrency = 1200, 16
 
     async def scenario() -> int:
         ok = 0
@@ -168,7 +169,7 @@ def test_stderr_heavy_provider_never_stalls(api: httpx.Client, server: HangarPro
 
     assert asyncio.run(scenario()) == n
     logs = api.get(f"/api/providers/{pid}/logs", params={"lines": 1000}).json()
-    assert logs["count"] == 1000 and all(e["line"] == "call echo" for e in logs["logs"])
+    assert logs["count"] == 1000 and all(e["line"] == "call echo " + "." * 490 for e in logs["logs"])
     api.delete(f"/api/providers/{pid}")
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from hangar.app.bus import CommandContext
 from hangar.app.maintenance import CompactStream
 from hangar.app.projector import Projector
-from hangar.app.services import Services
 from hangar.app.skills import DeleteSkillVersion, MirrorSkills, PublishSkill, SkillsProjection
+from hangar.bootstrap import Services
 from hangar.config.schema import EventStoreConfig, HangarConfig
 from hangar.domain.skills import parse_skill
 from hangar.runtime.connector import RuntimeConnector

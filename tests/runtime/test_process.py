@@ -187,14 +187,15 @@ async def test_no_fd_leak_over_start_close_cycles() -> None:
 
 
 async def test_stderr_flood_never_stalls(stdio_client: StdioFactory) -> None:
-    """20,000 calls with a stderr line each: ~180 KiB through a 64 KiB pipe.
+    """1,500 calls with a 500-byte stderr line each: ~750 KiB through a 64 KiB pipe.
 
-    Undrained, the pipe would fill after ~7,000 calls and the server would block forever on its
+    Undrained, the pipe would fill after ~130 calls and the server would block forever on its
     next stderr write. Four calls stay in flight so the SDK server is never idle (it costs
     ~0.7 ms per call, which would otherwise dominate the test's duration).
     """
-    client = await stdio_client(env={"FIXTURE_STDERR_EVERY_CALL": "1", "FIXTURE_ASYNC_STDIO": "1"})
-    total, in_flight = 20_000, 4
+    client = await stdio_client(env={"FIXTURE_STDERR_EVERY_CALL": "1", "FIXTURE_STDERR_PAD": "490",
+                                     "FIXTURE_ASYNC_STDIO": "1"})
+    total, in_flight = 1_500, 4
 
     async def worker(offset: int) -> None:
         for i in range(offset, total, in_flight):
@@ -205,4 +206,4 @@ async def test_stderr_flood_never_stalls(stdio_client: StdioFactory) -> None:
     await asyncio.gather(*(worker(k) for k in range(in_flight)))
     assert await wait_until(lambda: client.logs.total_lines >= total)
     assert len(client.logs) == 1000
-    assert all(e.line == "call add" for e in client.logs.tail())
+    assert all(e.line == "call add " + "." * 490 for e in client.logs.tail())

@@ -1,10 +1,15 @@
 """The audit trail and the security log.
 
 Every command the bus executes becomes a ``CommandAudited`` event in ``audit:commands`` (who,
-what, on which target, outcome, correlation id, the event types it recorded). The append is
-queued to the group-commit writer without blocking the bus; the HTTP guard awaits the queued
-appends of its request before the response starts, so a 2xx still means "audited and durable",
-and under load the audit records share commits with other requests' events.
+what, on which target, outcome, correlation id, the event types it recorded).
+
+A command's first append carries its audit record as a rider: the store writes both in one
+transaction, and the record only if the command's events are accepted, so the common case (one
+append, success) costs no second append and no second wait. When the command ends otherwise
+(it failed, or appended more types later) a full record is appended afterwards, queued to the
+group-commit writer without blocking the bus; the HTTP guard awaits such appends before the
+response starts, so a 2xx still means "audited and durable". The audit log keeps one row per
+command: a later record for the same command replaces the earlier one.
 
 A tool call is already recorded by its own ``ToolInvocationCompleted``/``Failed`` event, which
 carries the same facts; it is audited from that event instead of being written twice, and only
@@ -16,14 +21,15 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 import structlog
 
 from hangar.app import codec
-from hangar.app.bus import CommandContext
-from hangar.app.ports import EventStore, RecordedEvent
+from hangar.app.bus import RUNNING, CommandContext
+from hangar.app.ports import EventStore, NewEvent, RecordedEvent
 from hangar.app.projector import Projector
 from hangar.domain import auth_events as ae
 from hangar.domain import events as ev
@@ -53,6 +59,8 @@ TARGET_FIELDS: tuple[tuple[str, str], ...] = (
     ("entry_id", "catalog_entry"), ("stream_id", "stream"),
 )
 _INVOCATION_OUTCOMES = frozenset({"ToolInvocationCompleted", "ToolInvocationFailed"})
+# Audited by their outcome events (or after the fact), never by a rider on their first append.
+_NO_RIDER = frozenset({"InvokeTool", "InvokeGroupTool"})
 _TRACKED = 4096
 
 
@@ -92,6 +100,24 @@ class AuditRecorder:
         if rec.event_type not in seen:
             seen.append(rec.event_type)
 
+    def rider(
+        self, stream_id: str, events: tuple[NewEvent, ...]
+    ) -> tuple[str, tuple[NewEvent, ...], Callable[[bool], None]] | None:
+        """The store's rider hook: the running command's audit record, on its first append."""
+        run = RUNNING.get()
+        if run is None or not run.open or run.audited is not None or stream_id == AUDIT_STREAM:
+            return None
+        if type(run.command).__name__ in _NO_RIDER:
+            return None
+        types = list(dict.fromkeys(e.event_type for e in events if e.event_type != "CommandAudited"))
+        run.audited = types
+
+        def written(ok: bool) -> None:
+            if not ok:
+                run.audited = None
+
+        return AUDIT_STREAM, (self._record(run.command, run.ctx, run.command_id, None, types),), written
+
     def observe(self, command: Any, ctx: CommandContext, command_id: str, exc: Exception | None) -> None:
         produced = self._produced.pop(command_id, [])
         name = type(command).__name__
@@ -99,6 +125,23 @@ class AuditRecorder:
             return  # the invocation's own outcome event is its audit record
         if exc is None and not produced and ctx.principal == "system":
             return  # Hangar re-applying its own config at start and finding nothing to change
+        run = RUNNING.get()
+        carried = run.audited if run is not None and run.command_id == command_id else None
+        if carried is not None and exc is None and all(t in carried for t in produced):
+            return  # its record was written with its events
+        fut = asyncio.ensure_future(self._store.append(
+            AUDIT_STREAM, None, [self._record(command, ctx, command_id, exc, produced)]
+        ))
+        pending = PENDING.get()
+        if pending is not None and pending.open:
+            pending.futures.append(fut)
+        self._inflight.add(fut)
+        fut.add_done_callback(self._done)
+
+    def _record(
+        self, command: Any, ctx: CommandContext, command_id: str, exc: Exception | None, produced: list[str]
+    ) -> NewEvent:
+        name = type(command).__name__
         kind, target = command_target(command)
         provider_id = getattr(command, "provider_id", None)
         error_type = error = None
@@ -116,12 +159,7 @@ class AuditRecorder:
             correlation_id=ctx.correlation_id or command_id, causation_id=command_id,
             principal=ctx.principal, instance=self._instance,
         )
-        fut = asyncio.ensure_future(self._store.append(AUDIT_STREAM, None, [codec.encode(record, meta)]))
-        pending = PENDING.get()
-        if pending is not None and pending.open:
-            pending.futures.append(fut)
-        self._inflight.add(fut)
-        fut.add_done_callback(self._done)
+        return codec.encode(record, meta)
 
     def _done(self, fut: asyncio.Future[tuple[int, int]]) -> None:
         self._inflight.discard(fut)
@@ -174,10 +212,20 @@ class AuditLog:
 
     def __init__(self, retention: int) -> None:
         self.records: deque[AuditRecord] = deque(maxlen=retention)
+        self._by_command: OrderedDict[str, AuditRecord] = OrderedDict()
+        self._retention = retention
 
     def apply(self, rec: RecordedEvent, event: Any) -> None:
         if isinstance(event, ae.CommandAudited):
-            self.records.append(AuditRecord(
+            earlier = self._by_command.get(event.command_id)
+            if earlier is not None:
+                # The command's final word (it failed, or recorded more) after the record that
+                # rode on its first append: one row per command.
+                earlier.outcome, earlier.error_type, earlier.error = event.outcome, event.error_type, event.error
+                earlier.events = list(dict.fromkeys([*earlier.events, *event.events]))
+                earlier.event_type = earlier.events[0] if earlier.events else event.command
+                return
+            self._remember(event.command_id, AuditRecord(
                 record_id=rec.event_id, event_type=event.events[0] if event.events else event.command,
                 command=event.command, principal=event.principal, outcome=event.outcome,
                 correlation_id=event.correlation_id, command_id=event.command_id,
@@ -203,6 +251,12 @@ class AuditLog:
                 error_type=error_type, error=error, duration_ms=event.duration_ms,
                 position=rec.position, occurred_at=rec.recorded_at, recorded_at=codec.iso(rec.recorded_at),
             ))
+
+    def _remember(self, command_id: str, record: AuditRecord) -> None:
+        self.records.append(record)
+        self._by_command[command_id] = record
+        while len(self._by_command) > self._retention:
+            self._by_command.popitem(last=False)
 
     def query(
         self, *, provider_id: str | None = None, event_type: str | None = None, principal: str | None = None,

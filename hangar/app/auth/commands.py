@@ -13,7 +13,7 @@ from hangar.app.auth.projection import AuthProjection
 from hangar.app.bus import CommandBus, CommandContext
 from hangar.app.codec import EventMetadata
 from hangar.app.ports import EventStore
-from hangar.app.repository import Repository, WaitFor
+from hangar.app.repository import Repository, RepositoryFactory, WaitFor
 from hangar.domain import auth_aggregates as ag
 from hangar.domain.auth import (
     KEY_PREFIX,
@@ -108,10 +108,9 @@ class ClearToolPolicy(msgspec.Struct, frozen=True, kw_only=True):
 
 def _repo(store: EventStore, wait_for: WaitFor, kind: str, prefix: str, cls: type[Any],
           snapshot_every: int) -> Repository[Any]:
-    return Repository(
-        store, wait_for, kind=kind, stream_prefix=prefix, new=cls,
-        from_snapshot=cast(Callable[[str, int, bytes], Any], cls.from_snapshot), snapshot_every=snapshot_every,
-    )
+    factory: RepositoryFactory[Any] = RepositoryFactory(
+        kind, prefix, cls, cast(Callable[[str, int, bytes], Any], cls.from_snapshot))
+    return factory(store, wait_for, snapshot_every)
 
 
 def check_tool_name(tool_name: str) -> None:

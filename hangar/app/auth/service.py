@@ -71,6 +71,9 @@ class AuthService:
         self.audit = AuditRecorder(store, projector, instance)
         projector.add_listener(self.audit.listener)
         bus.observe(self.audit.observe)
+        set_rider = getattr(store, "set_rider", None)
+        if set_rider is not None:  # a store that can write the audit record with the command's events
+            set_rider(self.audit.rider)
         self.commands = AuthCommands(store, projector.wait_for, self.view, snapshot_every)
         self.commands.register_with(bus)
         self.buckets: TokenBuckets | None = None
@@ -221,6 +224,6 @@ class AuthService:
             instance=self._instance,
         )
         try:
-            await self._store.append(SECURITY_STREAM, None, [codec.encode(event, meta)])
+            await codec.append_one(self._store, SECURITY_STREAM, event, meta)
         except Exception:  # refusing the request matters more than recording that we did
             log.exception("security_event_failed", event_type=type(event).__name__)

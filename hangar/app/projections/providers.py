@@ -104,6 +104,10 @@ class ProviderView(msgspec.Struct, kw_only=True):
         return list(self.spec.tools or [])
 
 
+def _tool_count(v: ProviderView) -> int:
+    return len(v.tools) if v.tools_discovered else len(v.spec.tools or ())
+
+
 class ProviderSummary(msgspec.Struct):
     """One row of ``GET /api/providers``, exactly the contract's fields."""
 
@@ -127,6 +131,9 @@ class ProvidersProjection:
     def __init__(self) -> None:
         self.views: dict[str, ProviderView] = {}
         self.total_tool_calls = 0
+        # ``/api/system`` totals, kept up to date row by row instead of summed per request.
+        self.total_tools = 0
+        self._by_state: dict[str, int] = {}
         # Encoded list responses keyed by state filter; any change clears them, so the hot
         # ``GET /api/providers`` is one dict lookup between writes.
         self._list_cache: dict[str | None, bytes] = {}
@@ -170,6 +177,7 @@ class ProvidersProjection:
         v = self.views.get(pid)
         if v is None:
             return
+        state, tools = v.state, _tool_count(v)
         # Handlers return False when the change cannot affect a list row (call counters),
         # which keeps the encoded list cached under traffic.
         if handler(self, v, rec, event) is not False:
@@ -177,14 +185,28 @@ class ProvidersProjection:
                 v.version = rec.stream_version
             if self._list_cache:
                 self._list_cache.clear()
+            self._count(state, tools, -1)
+            if pid in self.views:
+                self._count(v.state, _tool_count(v), 1)
+
+    def _count(self, state: str, tools: int, sign: int) -> None:
+        self._by_state[state] = self._by_state.get(state, 0) + sign
+        self.total_tools += sign * tools
+
+    def _put(self, v: ProviderView) -> None:
+        old = self.views.get(v.provider_id)
+        if old is not None:
+            self._count(old.state, _tool_count(old), -1)
+        self.views[v.provider_id] = v
+        self._count(v.state, _tool_count(v), 1)
+        self._list_cache.clear()
 
     def _registered(self, rec: RecordedEvent, e: ev.Event) -> None:
         assert isinstance(e, ev.ProviderRegistered)
         at = rec.recorded_at
-        self.views[e.provider_id] = ProviderView(
+        self._put(ProviderView(
             provider_id=e.provider_id, spec=e.spec, created=at, updated=at, version=rec.stream_version
-        )
-        self._list_cache.clear()
+        ))
 
     def _updated(self, v: ProviderView, rec: RecordedEvent, e: ev.ProviderUpdated) -> None:
         v.spec = e.spec
@@ -255,26 +277,28 @@ class ProvidersProjection:
         ev.ToolInvocationFailed: _call_failed,
     }
 
+    event_types = frozenset(t.__name__ for t in _handlers)
+    """What a rebuild must decode for this read model."""
+
     def seed(self, snap: Snapshot) -> None:
         """Start a compacted provider stream from its snapshot (see ``Projector``)."""
         if not snap.stream_id.startswith(STREAM_PREFIX):
             return
         state = msgspec.json.decode(snap.state, type=ProviderSnapshot)
         if not state.registered or state.spec is None:
-            self.views.pop(state.provider_id, None)
+            old = self.views.pop(state.provider_id, None)
+            if old is not None:
+                self._count(old.state, _tool_count(old), -1)
+                self._list_cache.clear()
             return
-        self.views[state.provider_id] = ProviderView(
+        self._put(ProviderView(
             provider_id=state.provider_id, spec=state.spec, version=snap.version, state=state.state.value,
             tools=list(state.tools), tools_discovered=bool(state.tools), breaker_state=state.breaker_state,
             consecutive_failures=state.consecutive_failures, last_error=state.last_error or None,
-        )
-        self._list_cache.clear()
+        ))
 
     def by_state(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for v in self.views.values():
-            counts[v.state] = counts.get(v.state, 0) + 1
-        return counts
+        return {state: n for state, n in self._by_state.items() if n}
 
     def dump(self) -> Any:
         return {

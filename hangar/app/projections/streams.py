@@ -13,13 +13,16 @@ class StreamIndex:
     never been written (every create), while the append's expected version (0) still guards
     against another writer having created it meanwhile."""
 
+    records_only = True
+    """Reads the record, never the event: a rebuild need not decode for it."""
+
     def __init__(self) -> None:
         self.versions: dict[str, int] = {}
 
     def version(self, stream_id: str) -> int:
         return self.versions.get(stream_id, 0)
 
-    def apply(self, rec: RecordedEvent, event: Event) -> None:
+    def apply(self, rec: RecordedEvent, event: Event | None) -> None:
         self.versions[rec.stream_id] = rec.stream_version
 
     def seed(self, snap: Snapshot) -> None:
