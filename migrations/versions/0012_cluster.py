@@ -1,7 +1,7 @@
 """cluster: instances, leases, shared rate counters, and commit notifications on PostgreSQL
 
 Revision ID: 0012
-Revises: 0001
+Revises: 0014
 Create Date: 2026-12-04
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | None = "0001"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
