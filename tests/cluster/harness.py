@@ -77,12 +77,11 @@ class Cluster:
         return proc
 
     def start(self, n: int) -> list[HangarProcess]:
-        """The first replica migrates the schema; the others then start side by side."""
+        """Side by side: one migrates the schema while the others wait on its lock."""
         procs = [self.new_replica() for _ in range(n)]
-        procs[0].start()
-        with ThreadPoolExecutor(n) as pool:
-            list(pool.map(lambda p: p.start(), procs[1:]))
         self.replicas += procs
+        with ThreadPoolExecutor(n) as pool:
+            list(pool.map(lambda p: p.start(), procs))
         return procs
 
     def add(self) -> HangarProcess:
