@@ -203,12 +203,16 @@ class Services(ServicesView):
     async def reconcile_after_restart(self) -> None:
         """After a crash the log may say a provider is running while no process exists: record
         that it is cold, so state and reality agree before anything is served."""
-        running = [v.provider_id for v in list(self.providers.views.values()) if v.state != "cold"]
+        running = self._not_cold()
         node = self.cluster
         coord, members = (node.coord, node.membership) if node is not None else (None, None)
         # In a cluster, a provider a live replica owns is running there: it is left alone.
         for pid in await providers_to_reconcile(running, coord, members):
             await self.supervisor.stop(pid, "hangar_restart")
+
+    def _not_cold(self) -> list[str]:
+        """Providers the log says are running (or starting, or failing)."""
+        return [v.provider_id for v in list(self.providers.views.values()) if v.state != "cold"]
 
     # --- cluster: singleton work runs on the leader only ------------------------------------------
 
@@ -245,8 +249,7 @@ class Services(ServicesView):
         node.duties.every_round(sync_sources)
         node.duties.every_round(OrphanSweep(
             node.coord, node.membership,
-            lambda: [v.provider_id for v in list(self.providers.views.values()) if v.state != "cold"],
-            record_stopped,
+            self._not_cold, record_stopped,
         ))
         node.duties.enable()
 

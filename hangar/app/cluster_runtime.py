@@ -18,7 +18,6 @@ the tool call itself travels, so a forwarded call is recorded once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -221,58 +220,46 @@ class ClusterRuntime:
                 await self._claim_after_owner_died(provider_id)
         return await self.serve(op)
 
+    async def _at_owner(self, op: RuntimeOp, forwarded: bool) -> OpResult | None:
+        """The owner's answer when another live replica owns the provider; None: act here (no
+        owner elsewhere, it does not answer, or this op was forwarded here already)."""
+        address = None if forwarded else await self._owner_elsewhere(op.provider_id)
+        if address is None:
+            return None
+        try:
+            return await self._send(address, op)
+        except PeerUnreachableError:
+            return None
+
     async def stop(self, provider_id: str, reason: str, ctx: CommandContext, *, forwarded: bool = False) -> bool:
-        address = None if forwarded else await self._owner_elsewhere(provider_id)
-        if address is not None:
-            with contextlib.suppress(PeerUnreachableError):
-                return (await self._send(address, self._op("stop", provider_id, ctx, reason=reason))).ok
+        done = await self._at_owner(self._op("stop", provider_id, ctx, reason=reason), forwarded)
+        if done is not None:
+            return done.ok
         stopped = await self.local.stop(provider_id, reason, ctx)
         await self._release(provider_id)
         return stopped
 
-    async def record_stopped(self, provider_id: str, reason: str, ctx: CommandContext = SYSTEM) -> None:
-        """Record that a provider no replica runs is stopped (its owner is gone)."""
-        await self.local.stop(provider_id, reason, ctx)
-
     async def before_deregister(self, provider_id: str, ctx: CommandContext, *, forwarded: bool = False) -> None:
-        address = None if forwarded else await self._owner_elsewhere(provider_id)
-        if address is not None:
-            with contextlib.suppress(PeerUnreachableError):
-                await self._send(address, self._op("deregister", provider_id, ctx))
+        await self._at_owner(self._op("deregister", provider_id, ctx), forwarded)
         await self.local.before_deregister(provider_id, ctx)
         await self._release(provider_id)
 
     async def after_update(self, provider_id: str, ctx: CommandContext, *, forwarded: bool = False) -> None:
-        address = None if forwarded else await self._owner_elsewhere(provider_id)
-        if address is not None:
-            with contextlib.suppress(PeerUnreachableError):
-                await self._send(address, self._op("update", provider_id, ctx))
-                return
-        await self.local.after_update(provider_id, ctx)
+        if await self._at_owner(self._op("update", provider_id, ctx), forwarded) is None:
+            await self.local.after_update(provider_id, ctx)
 
     async def check_health(self, provider_id: str, *, forwarded: bool = False) -> bool:
-        address = None if forwarded else await self._owner_elsewhere(provider_id)
-        if address is not None:
-            with contextlib.suppress(PeerUnreachableError):
-                return (await self._send(address, self._op("health", provider_id, SYSTEM))).ok
-            return False
-        return await self.local.check_health(provider_id)
+        done = await self._at_owner(self._op("health", provider_id, SYSTEM), forwarded)
+        return done.ok if done is not None else await self.local.check_health(provider_id)
 
     async def reset_breaker(self, provider_id: str, ctx: CommandContext, *, forwarded: bool = False) -> None:
-        address = None if forwarded else await self._owner_elsewhere(provider_id)
-        if address is not None:
-            with contextlib.suppress(PeerUnreachableError):
-                await self._send(address, self._op("reset_breaker", provider_id, ctx))
-                return
-        await self.local.reset_breaker(provider_id, ctx)
+        if await self._at_owner(self._op("reset_breaker", provider_id, ctx), forwarded) is None:
+            await self.local.reset_breaker(provider_id, ctx)
 
     async def wait_idle(self, provider_id: str, timeout_s: float, *, forwarded: bool = False) -> None:
-        address = None if forwarded else await self._owner_elsewhere(provider_id)
-        if address is not None:
-            with contextlib.suppress(PeerUnreachableError):
-                await self._send(address, self._op("wait_idle", provider_id, SYSTEM, timeout_s=timeout_s))
-                return
-        await self.local.wait_idle(provider_id, timeout_s)
+        op = self._op("wait_idle", provider_id, SYSTEM, timeout_s=timeout_s)
+        if await self._at_owner(op, forwarded) is None:
+            await self.local.wait_idle(provider_id, timeout_s)
 
     def spawn_start(self, provider_id: str, on_error: Callable[[HangarError], None]) -> None:
         async def start() -> None:

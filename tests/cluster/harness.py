@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.store.conftest import pg_execute
 from tests.support import HangarProcess, free_port
 
 PG_URL = os.environ.get("HANGAR_TEST_PG_URL", "")
@@ -36,28 +37,14 @@ cluster:
 """
 
 
-async def _pg(url: str, *statements: str) -> None:
-    import sqlalchemy as sa
-
-    from hangar.store.engine import create_engine
-
-    engine, _ = create_engine(url)
-    try:
-        async with engine.begin() as conn:
-            for statement in statements:
-                await conn.execute(sa.text(statement))
-    finally:
-        await engine.dispose()
-
-
 @contextmanager
 def pg_schema() -> Iterator[str]:
     schema = f"hangar_cluster_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_pg(PG_URL, f"CREATE SCHEMA {schema}"))
+    asyncio.run(pg_execute(PG_URL, f"CREATE SCHEMA {schema}"))
     try:
         yield f"{PG_URL}{'&' if '?' in PG_URL else '?'}schema={schema}"
     finally:
-        asyncio.run(_pg(PG_URL, f"DROP SCHEMA {schema} CASCADE"))
+        asyncio.run(pg_execute(PG_URL, f"DROP SCHEMA {schema} CASCADE"))
 
 
 class Cluster:
