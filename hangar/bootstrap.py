@@ -241,7 +241,8 @@ class Services(ServicesView):
         async def record_stopped(pid: str, reason: str) -> None:
             await self.supervisor.stop(pid, reason, leader_context(node.leadership))
 
-        self.discovery.context = lambda: leader_context(node.leadership)
+        # Leader-only writes carry the leader lease's generation (``fencing`` in their metadata).
+        self.discovery.context = rules.context = registries.context = lambda: leader_context(node.leadership)
         node.duties.add(alerts_on, alerts_off)
         node.duties.add(self.discovery.start, self.discovery.close)
         node.duties.add(refresh_on, registries.close)

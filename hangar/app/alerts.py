@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -130,6 +131,8 @@ class AlertRules:
         self._queue: asyncio.Queue[RaiseAlert | ResolveAlert] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self.context: Callable[[], CommandContext] = lambda: SYSTEM
+        """The context alert commands are sent in (in a cluster: the leader's, fenced)."""
 
     def register_with(self, bus: CommandBus) -> None:
         bus.register(RaiseAlert, self._raise)
@@ -287,7 +290,7 @@ class AlertRules:
         while True:
             cmd = await self._queue.get()
             try:
-                await self._bus.execute(cmd, SYSTEM)
+                await self._bus.execute(cmd, self.context())
             except Exception:
                 log.exception("alert_command_failed", command=type(cmd).__name__)
             finally:

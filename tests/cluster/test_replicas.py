@@ -145,6 +145,21 @@ def test_a_command_on_a_reaches_b_c_and_a_websocket_on_c_within_100ms(trio: list
         assert len(listed) >= 200 and pid in listed
 
 
+def test_the_internal_endpoint_wants_the_cluster_token(cluster: Cluster, trio: list[HangarProcess]) -> None:
+    url = trio[0].base + "/internal/cluster/commands"
+    op = {"op": "health", "provider_id": "nobody-runs-this"}
+    for headers in ({}, {"x-hangar-cluster-token": "not-the-token"}):
+        r = httpx.post(url, json=op, headers=headers)
+        assert r.status_code == 401 and r.json()["error"] == "AuthenticationError"
+    token = {"x-hangar-cluster-token": cluster.env["HANGAR_CLUSTER_TOKEN"]}
+    assert httpx.post(url, json={"op": "explode"}, headers=token).status_code == 422
+    r = httpx.post(url, json=op, headers=token)
+    assert r.status_code == 200 and r.json() == {"ok": False}
+    info = cluster_info(trio[1])
+    assert {i["address"] for i in info["instances"]} >= {p.base for p in trio}
+    assert info["leader"] in {i["instance_id"] for i in info["instances"]} and info["generation"] >= 1
+
+
 # --- ownership: one process per provider ---------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,8 @@ class RegistrySources:
         self.view = view
         self.interval_s = interval_s
         self._task: asyncio.Task[None] | None = None
+        self.context: Callable[[], CommandContext] = lambda: SYSTEM
+        """The context of scheduled refreshes (in a cluster: the leader's, fenced)."""
 
     def register_with(self, bus: CommandBus) -> None:
         bus.register(SaveRegistrySource, self.save)
@@ -125,7 +128,7 @@ class RegistrySources:
             await asyncio.sleep(self.interval_s)
             for name in list(self.view.sources):
                 with contextlib.suppress(HangarError):
-                    await self.bus.execute(RefreshRegistrySource(name=name), SYSTEM)
+                    await self.bus.execute(RefreshRegistrySource(name=name), self.context())
 
     async def close(self) -> None:
         if self._task is not None:
