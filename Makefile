@@ -43,6 +43,8 @@ test: venv
 lint: venv
 	$(BIN)/ruff check hangar tests bench
 	$(BIN)/mypy hangar
+	# The pure core and the store are held to --strict.
+	$(BIN)/mypy --strict hangar/domain hangar/store hangar/runtime/supervisor.py
 
 bench: venv
 	$(BIN)/python bench/run_all.py
