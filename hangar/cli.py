@@ -133,8 +133,8 @@ async def run_import(file: str, db_url: str, fmt: str = "auto", overwrite: bool 
     from hangar.app.catalog import Catalog, ImportCatalog, catalog_repository, read_document
     from hangar.app.projections.catalog import CatalogProjection
     from hangar.app.projector import Projector
-    from hangar.domain.catalog_formats import FORMATS, parse_document
     from hangar.domain.errors import ValidationError
+    from hangar.formats.catalog import FORMATS, parse_document
     from hangar.store import create_event_store, migrate
 
     if fmt not in FORMATS:

@@ -29,9 +29,9 @@ from hangar.app.catalog import (
 from hangar.app.projections.catalog import EntryView
 from hangar.domain.catalog import entry_mode
 from hangar.domain.catalog_events import CatalogEntryData, EnvVar
-from hangar.domain.catalog_formats import parse_document
 from hangar.domain.errors import CatalogEntryNotFoundError, ValidationError
 from hangar.domain.provider_spec import IdleSeconds, PositiveSeconds
+from hangar.formats.catalog import parse_document
 
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]

@@ -23,9 +23,9 @@ from hangar.app.providers import RegisterProvider
 from hangar.app.repository import Repository, RepositoryFactory
 from hangar.domain.catalog import CatalogEntry, check_entry, deploy_spec
 from hangar.domain.catalog_events import CatalogEntryData
-from hangar.domain.catalog_formats import default_provider_id, parse_document
 from hangar.domain.errors import AlreadyExistsError, HangarError, ValidationError
 from hangar.domain.provider_spec import check_provider_id
+from hangar.formats.catalog import default_provider_id, parse_document
 
 log = structlog.get_logger("hangar.catalog")
 
