@@ -29,6 +29,7 @@ def _serve(args: argparse.Namespace) -> int:
     _prefer_own_interpreter()
 
     from hangar.api.app import create_app
+    from hangar.api.transport import protocol_with_header_timeout
     from hangar.app.auth.bootstrap import refuse_open_bind
     from hangar.config.loader import load_config
 
@@ -40,7 +41,10 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         loop="uvloop",
-        http="httptools",
+        http=protocol_with_header_timeout(cfg.server.header_timeout_s),
+        # X-Forwarded-For is honoured only from server.trusted_proxies (hangar.api.hardening).
+        proxy_headers=False,
+        forwarded_allow_ips="",
         ws="websockets-sansio",
         log_level="warning",
         access_log=False,

@@ -16,6 +16,7 @@ from litestar.openapi import OpenAPIConfig
 from hangar.api.deps import provide_services
 from hangar.api.errors import EXCEPTION_HANDLERS
 from hangar.api.guard import AuthGuard, McpPolicyAccess
+from hangar.api.hardening import RequestHardening
 from hangar.api.mcp_front import create_front_door
 from hangar.api.routes import ROUTE_HANDLERS
 from hangar.api.system import package_version
@@ -80,7 +81,11 @@ def create_app(
     )
     # Wrapping the app's whole handler (not route middleware) sees unrouted requests and errors
     # too: every request is counted and carries a correlation id in its logs.
-    app.asgi_handler = RequestObservability(app.asgi_handler, metrics)
+    app.asgi_handler = RequestObservability(
+        RequestHardening(app.asgi_handler, trusted_proxies=cfg.server.trusted_proxies,
+                         body_timeout_s=cfg.server.body_timeout_s),
+        metrics,
+    )
     return app
 
 

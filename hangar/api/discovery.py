@@ -110,7 +110,7 @@ class DiscoveryController(Controller):
         self, request: Request, services: Services, data: RegisterSourceRequest
     ) -> Response[dict[str, Any]]:
         sid = data.source_id or f"{data.source_type}-{uuid.uuid4().hex[:8]}"
-        if not _ID_RE.match(sid):
+        if not _ID_RE.fullmatch(sid):
             raise ValidationError(f"Invalid source_id '{sid}': use 1-64 letters, digits, '_' or '-'")
         await services.bus.execute(
             RegisterSource(source_id=sid, source_type=data.source_type, mode=data.mode, enabled=data.enabled,

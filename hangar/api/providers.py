@@ -12,58 +12,87 @@ from hangar.api import views
 from hangar.api.deps import command_context, etag
 from hangar.app.providers import DeregisterProvider, RegisterProvider, UpdateProvider
 from hangar.app.services import Services
+from hangar.domain import limits as lim
 from hangar.domain.errors import ProviderNotFoundError
 from hangar.domain.provider import calls_stream_id
-from hangar.domain.provider_spec import IdleSeconds, PositiveSeconds, ProviderMode, ProviderSpec, ToolSpec
+from hangar.domain.provider_spec import (
+    IdleSeconds,
+    PositiveSeconds,
+    ProviderId,
+    ProviderMode,
+    ProviderSpec,
+    ToolSpec,
+)
 
 StateFilter = Literal["cold", "initializing", "ready", "degraded", "dead"]
 CallTimeout = Annotated[float, msgspec.Meta(gt=0, le=3600)]
 
 
+class ToolSpecRequest(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A predefined tool as a caller may send it (bounded, unlike tools a server reports)."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    description: lim.Description = ""
+    input_schema: lim.JsonObject = {}
+
+
+Tools = Annotated[list[ToolSpecRequest], msgspec.Meta(max_length=lim.MAX_LIST)]
+
+
+def _tools(tools: list[ToolSpecRequest] | None) -> list[ToolSpec] | None:
+    if tools is None:
+        return None
+    return [ToolSpec(name=t.name, description=t.description, input_schema=t.input_schema) for t in tools]
+
+
 class CreateProviderRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    provider_id: str
+    provider_id: ProviderId
     mode: ProviderMode
-    command: list[str] | None = None
-    image: str | None = None
-    endpoint: str | None = None
-    env: dict[str, str] = {}
+    command: lim.Args | None = None
+    image: lim.Url | None = None
+    endpoint: lim.Url | None = None
+    env: lim.Env = {}
     idle_ttl_s: IdleSeconds = 300
     health_check_interval_s: PositiveSeconds = 60
-    description: str | None = None
-    volumes: list[str] = []
-    network: str = "none"
+    description: lim.Description | None = None
+    volumes: lim.Texts = []
+    network: lim.Name = "none"
     read_only: bool = True
-    tools: list[ToolSpec] | None = None
+    tools: Tools | None = None
     call_timeout_s: CallTimeout = 30.0
-    secret_env: list[str] = []
+    secret_env: lim.Names = []
 
     def spec(self) -> ProviderSpec:
         fields = msgspec.structs.asdict(self)
         fields.pop("provider_id")
+        fields["tools"] = _tools(self.tools)
         return ProviderSpec(**fields)
 
 
 class UpdateProviderRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    description: str | msgspec.UnsetType | None = msgspec.UNSET
-    env: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
+    description: lim.Description | msgspec.UnsetType | None = msgspec.UNSET
+    env: lim.Env | msgspec.UnsetType = msgspec.UNSET
     idle_ttl_s: IdleSeconds | msgspec.UnsetType = msgspec.UNSET
     health_check_interval_s: PositiveSeconds | msgspec.UnsetType = msgspec.UNSET
-    command: list[str] | msgspec.UnsetType = msgspec.UNSET
-    image: str | msgspec.UnsetType = msgspec.UNSET
-    endpoint: str | msgspec.UnsetType = msgspec.UNSET
-    volumes: list[str] | msgspec.UnsetType = msgspec.UNSET
-    network: str | msgspec.UnsetType = msgspec.UNSET
+    command: lim.Args | msgspec.UnsetType = msgspec.UNSET
+    image: lim.Url | msgspec.UnsetType = msgspec.UNSET
+    endpoint: lim.Url | msgspec.UnsetType = msgspec.UNSET
+    volumes: lim.Texts | msgspec.UnsetType = msgspec.UNSET
+    network: lim.Name | msgspec.UnsetType = msgspec.UNSET
     read_only: bool | msgspec.UnsetType = msgspec.UNSET
-    tools: list[ToolSpec] | msgspec.UnsetType | None = msgspec.UNSET
+    tools: Tools | msgspec.UnsetType | None = msgspec.UNSET
     call_timeout_s: CallTimeout | msgspec.UnsetType = msgspec.UNSET
-    secret_env: list[str] | msgspec.UnsetType = msgspec.UNSET
+    secret_env: lim.Names | msgspec.UnsetType = msgspec.UNSET
 
     def changes(self) -> dict[str, Any]:
-        return {
+        out = {
             f: getattr(self, f)
             for f in self.__struct_fields__
             if getattr(self, f) is not msgspec.UNSET
         }
+        if "tools" in out:
+            out["tools"] = _tools(out["tools"])
+        return out
 
 
 class ProviderCreated(msgspec.Struct):

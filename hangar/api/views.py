@@ -10,7 +10,7 @@ from hangar.app import secrets
 from hangar.app.codec import iso
 from hangar.app.ports import RecordedEvent
 from hangar.app.projections.providers import HealthCheck, ProviderSummary, ProviderView
-from hangar.app.secrets import REDACTED, is_sealed, looks_secret
+from hangar.app.secrets import REDACTED, is_sealed, is_secret_value
 from hangar.app.services import Services
 
 
@@ -79,7 +79,7 @@ class ProviderDetail(msgspec.Struct):
 
 def redact_env(env: dict[str, str]) -> dict[str, str]:
     """Values whose names look secret, and sealed values, are never shown."""
-    return {k: (REDACTED if looks_secret(k) or is_sealed(v) else v) for k, v in env.items()}
+    return {k: (REDACTED if is_sealed(v) or is_secret_value(k, v) else v) for k, v in env.items()}
 
 
 def tools_body(view: ProviderView) -> list[ToolBody]:

@@ -23,6 +23,7 @@ import structlog
 from hangar.app import codec
 from hangar.app.bus import SYSTEM, CommandBus, CommandContext
 from hangar.app.codec import EventMetadata
+from hangar.app.paths import allowed_roots, confine
 from hangar.app.ports import RecordedEvent
 from hangar.app.providers import DeregisterProvider, RegisterProvider
 from hangar.app.secrets import secret_names
@@ -166,6 +167,13 @@ class ConfigSync:
         self.applied_digest: str | None = None
         self._lock = asyncio.Lock()
         self._watcher: asyncio.Task[None] | None = None
+        # Paths given over the API are confined to the startup file's directory (+ settings).
+        self.startup_path = services.config_path
+
+    def confine(self, path: str) -> str:
+        """A ``config_path`` from a caller, checked against the allowed directories."""
+        roots = allowed_roots(self.startup_path, self.s.config.config.allowed_dirs)
+        return str(confine(path, roots, "config_path"))
 
     def add_section(self, section: Section) -> None:
         """Sections apply in order and are removed in reverse (groups after their members)."""
@@ -211,6 +219,8 @@ class ConfigSync:
         return to_yaml(protect(self.current_tree(), "reference", self.refs, secret_paths=self.secret_paths()))
 
     def diff(self, path: str | None) -> tuple[str, dict[str, Any], dict[str, Any], str | None]:
+        if path is not None and path != self.s.config_path:
+            path = self.confine(path)
         on_disk, error = self.file_tree(path)
         secret = self.secret_paths() | self._file_secret_paths(path)
         text, disk, mem = unified_diff(on_disk, self.current_tree(), secret)
@@ -254,6 +264,8 @@ class ConfigSync:
         self, path: str | None, ctx: CommandContext = SYSTEM, *, graceful: bool = True,
         trigger: str = "api", meta: EventMetadata | None = None,
     ) -> ReloadResult:
+        if path is not None and path != self.s.config_path:
+            path = self.confine(path)
         async with self._lock:
             target = path or self.s.config_path
             if not target:

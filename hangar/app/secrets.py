@@ -28,17 +28,99 @@ def looks_secret(name: str) -> bool:
     return any(marker in upper for marker in SECRET_MARKERS)
 
 
+# --- credentials inside URLs ----------------------------------------------------------------------
+# ``scheme://user:password@host``. Found by one left-to-right scan rather than a regular
+# expression: the pattern's backtracking was quadratic, and user text (a 100 kB description)
+# froze the event loop for seconds.
+
+_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
+_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_SPACE = frozenset(" \t\n\r\f\v\x1c\x1d\x1e\x1f\x85\xa0")
+_USER_STOP = frozenset(":/@") | _SPACE
+
+
+def url_password_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of every password in ``scheme://user:password@`` within ``text``.
+
+    Linear in ``len(text)``: every character is looked at a bounded number of times (the
+    scheme walk-back stops at ``:``/``/``, which end the previous match's search, and the next
+    ``@``/space is found once per region instead of once per candidate)."""
+    spans: list[tuple[int, int]] = []
+    n = len(text)
+    pos = 0
+    next_stop = -1  # index of the next '@' or whitespace at or after the password start
+    while True:
+        sep = text.find("://", pos)
+        if sep < 0:
+            return spans
+        pos = sep + 3
+        # scheme: a letter followed by scheme characters, immediately before '://'
+        i = sep
+        while i > 0 and text[i - 1] in _SCHEME_CHARS:
+            i -= 1
+        while i < sep and text[i] not in _LETTERS:
+            i += 1
+        if i == sep:
+            continue
+        # user: one or more characters other than ':', '/', '@' and whitespace, then ':'
+        j = pos
+        while j < n and text[j] not in _USER_STOP:
+            j += 1
+        if j == pos or j >= n or text[j] != ":":
+            continue
+        start = j + 1
+        if next_stop < start:
+            next_stop = start
+            while next_stop < n and text[next_stop] != "@" and text[next_stop] not in _SPACE:
+                next_stop += 1
+        if next_stop >= n:
+            return spans  # no '@' anywhere after this point: nothing later can match either
+        if text[next_stop] == "@" and next_stop > start:
+            spans.append((start, next_stop))
+            pos = next_stop + 1
+
+
+def has_url_password(text: str) -> bool:
+    return bool(url_password_spans(text))
+
+
+def mask_url_password(text: str, mask: str = REDACTED) -> str:
+    spans = url_password_spans(text)
+    if not spans:
+        return text
+    out: list[str] = []
+    last = 0
+    for start, end in spans:
+        out.append(text[last:start])
+        out.append(mask)
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def is_secret_value(name: str, value: str, declared: set[str] | frozenset[str] = frozenset()) -> bool:
+    """THE policy: a value is secret if its name looks secret, the definition declares it, or
+    it carries credentials inside a URL (``postgres://user:PASS@db``)."""
+    return name in declared or looks_secret(name) or has_url_password(value)
+
+
 def is_sealed(value: str) -> bool:
     return value.startswith(PREFIX)
 
 
 def secret_names(spec: ProviderSpec) -> set[str]:
-    return {k for k in spec.env if looks_secret(k)} | set(spec.secret_env)
+    declared = set(spec.secret_env)
+    return {k for k, v in spec.env.items() if is_secret_value(k, v, declared)} | declared
 
 
 def redact_env(spec: ProviderSpec) -> dict[str, str]:
     names = secret_names(spec)
     return {k: (REDACTED if k in names or is_sealed(v) else v) for k, v in spec.env.items()}
+
+
+def redact_mapping(env: dict[str, str], declared: set[str] | frozenset[str] = frozenset()) -> dict[str, str]:
+    """Any env-like mapping as a response or frame may show it."""
+    return {k: (REDACTED if is_sealed(v) or is_secret_value(k, v, declared) else v) for k, v in env.items()}
 
 
 class SecretBox:
@@ -83,16 +165,25 @@ class SecretBox:
         names = secret_names(spec)
         if not names:
             return spec
-        old = previous.env if previous is not None else {}
-        env: dict[str, str] = {}
-        for k, v in spec.env.items():
-            if k not in names or is_sealed(v):
-                env[k] = v
-            elif k in old and is_sealed(old[k]) and self._same(old[k], v):
-                env[k] = old[k]
-            else:
-                env[k] = self.seal(v)
+        env = self.seal_env(spec.env, names, previous.env if previous is not None else None)
         return msgspec.structs.replace(spec, env=env)
+
+    def seal_env(
+        self, env: dict[str, str], declared: set[str] | frozenset[str] = frozenset(),
+        previous: dict[str, str] | None = None,
+    ) -> dict[str, str]:
+        """``env`` with every secret value (by :func:`is_secret_value`) sealed; used for every
+        aggregate that carries an environment (providers, catalog entries)."""
+        old = previous or {}
+        out: dict[str, str] = {}
+        for k, v in env.items():
+            if is_sealed(v) or not is_secret_value(k, v, declared):
+                out[k] = v
+            elif k in old and is_sealed(old[k]) and self._same(old[k], v):
+                out[k] = old[k]
+            else:
+                out[k] = self.seal(v)
+        return out
 
     def open_spec(self, spec: ProviderSpec) -> ProviderSpec:
         if not any(is_sealed(v) for v in spec.env.values()):

@@ -147,7 +147,9 @@ class Services:
         )
         self.discovery.register_with(self.bus)
         self.config_sync.add_section(DiscoverySection(self.bus, self.discovery_view, lambda: self.config_path))
-        self.catalog = Catalog(catalog_repository(store, self.projector.wait_for, snap), self.bus, self.catalog_view)
+        self.catalog = Catalog(
+            catalog_repository(store, self.projector.wait_for, snap), self.bus, self.catalog_view, self.secrets
+        )
         self.catalog.register_with(self.bus)
 
     def _config_dir(self) -> Path | None:

@@ -11,9 +11,11 @@ from hangar.domain.errors import ValidationError
 
 ProviderMode = Literal["subprocess", "docker", "remote"]
 
-# Dots are reserved: the MCP front door names tools ``{provider}.{tool}``.
+# Dots are reserved: the MCP front door names tools ``{provider}.{tool}``. Ids are checked with
+# ``fullmatch``: ``$`` alone also matches before a trailing newline ("ok\n" would pass).
 PROVIDER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 _PROVIDER_ID_RE = re.compile(PROVIDER_ID_PATTERN)
+ProviderId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=PROVIDER_ID_PATTERN)]
 
 PositiveSeconds = Annotated[int, msgspec.Meta(ge=1, le=604_800)]
 IdleSeconds = Annotated[int, msgspec.Meta(ge=0, le=604_800)]
@@ -46,15 +48,35 @@ class ProviderSpec(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def check_provider_id(provider_id: str) -> None:
-    if not _PROVIDER_ID_RE.match(provider_id):
+    if not _PROVIDER_ID_RE.fullmatch(provider_id):
         raise ValidationError(
             f"Invalid provider_id '{provider_id}': use 1-64 letters, digits, '_' or '-', "
             "starting with a letter or digit"
         )
 
 
+def check_env(env: dict[str, str], where: str = "env") -> None:
+    """What ``execve`` would refuse (or silently misread) is refused when it is defined, not
+    later as an unexplained failure to start."""
+    for name, value in env.items():
+        if not name:
+            raise ValidationError(f"{where}: a variable name must not be empty")
+        if "=" in name or "\0" in name:
+            raise ValidationError(f"{where}: variable name {name!r} must not contain '=' or NUL")
+        if "\0" in value:
+            raise ValidationError(f"{where}.{name}: the value must not contain NUL")
+
+
+def check_command(command: list[str] | None, where: str = "command") -> None:
+    for i, part in enumerate(command or []):
+        if "\0" in part:
+            raise ValidationError(f"{where}[{i}] must not contain NUL")
+
+
 def check_spec(spec: ProviderSpec) -> None:
     """Mode-specific invariants that a schema alone cannot express."""
+    check_command(spec.command)
+    check_env(spec.env)
     if spec.mode == "subprocess":
         if not spec.command or not all(isinstance(p, str) and p for p in spec.command):
             raise ValidationError("mode 'subprocess' requires a non-empty 'command' list")
