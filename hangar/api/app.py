@@ -23,11 +23,13 @@ from hangar.api.system import package_version
 from hangar.app.services import Services
 from hangar.config.loader import load_config
 from hangar.config.schema import HangarConfig
+from hangar.observability.disk import DiskWatch
 from hangar.observability.logging import configure_logging
 from hangar.observability.metrics import Metrics
 from hangar.observability.middleware import RequestObservability
 from hangar.runtime.connector import RuntimeConnector
 from hangar.store import create_event_store, migrate
+from hangar.store.engine import data_directory
 
 DEFAULT_DB_URL = "sqlite+aiosqlite:///./data/hangar.db"
 
@@ -61,10 +63,13 @@ def create_app(
         # The MCP front door at /mcp; its session manager lives exactly as long as the app.
         app.state.mcp_front = front = create_front_door(services, McpPolicyAccess(services.auth))
         sighup = reload_on_sighup and _install_sighup(services)
+        disk = _disk_watch(services, metrics, data_directory(url))
         try:
             async with front.run():
                 yield
         finally:
+            if disk is not None:
+                await disk.close()
             if sighup:
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             await services.close()
@@ -79,6 +84,7 @@ def create_app(
         openapi_config=OpenAPIConfig(title="Hangar", version=package_version(), path="/schema"),
         debug=False,
     )
+    app.state.data_dir = data_directory(url)
     # Wrapping the app's whole handler (not route middleware) sees unrouted requests and errors
     # too: every request is counted and carries a correlation id in its logs.
     app.asgi_handler = RequestObservability(
@@ -87,6 +93,16 @@ def create_app(
         metrics,
     )
     return app
+
+
+def _disk_watch(services: Services, metrics: Metrics, directory: str | None) -> DiskWatch | None:
+    if directory is None:
+        return None
+    a = services.config.observability.alerts
+    watch = DiskWatch(directory, metrics.registry, services.alerts.rules.raise_, services.alerts.rules.resolve,
+                      a.min_free_bytes, a.disk_check_interval_s)
+    watch.start()
+    return watch
 
 
 def _logging_hook(cfg: HangarConfig) -> Callable[[HangarConfig], None]:

@@ -10,6 +10,7 @@ from litestar.params import Parameter
 
 from hangar.api.deps import command_context
 from hangar.app.config_sync import BackupConfig, BackupResult, ReloadConfig
+from hangar.app.offload import offload
 from hangar.app.secrets import redact_env
 from hangar.app.services import Services
 from hangar.config.export import protect
@@ -43,7 +44,7 @@ class DiffBody(msgspec.Struct, kw_only=True):
     on_disk_error: str | None = None
 
 
-def running_config(services: Services) -> dict[str, Any]:
+async def running_config(services: Services) -> dict[str, Any]:
     """Every setting in effect plus the current providers and groups as lists; secrets redacted."""
     sync = services.config_sync
     plain: dict[str, Any] = msgspec.to_builtins(services.config)
@@ -63,7 +64,7 @@ def running_config(services: Services) -> dict[str, Any]:
             ]
         else:  # sections nested in settings (discovery.sources) keep their file shape
             out[section] = {**out.get(section, {}), **tree.get(section, {})}
-    protected: dict[str, Any] = protect(out, "redact")
+    protected: dict[str, Any] = await offload(lambda: protect(out, "redact"))
     return protected
 
 
@@ -76,7 +77,7 @@ class ConfigController(Controller):
         sync = services.config_sync
         last = sync.projection.last
         return {
-            "config": running_config(services),
+            "config": await running_config(services),
             "config_path": services.config_path,
             "managed": sync.projection.managed,
             "last_reload": msgspec.to_builtins(last) if last is not None else None,
@@ -93,7 +94,7 @@ class ConfigController(Controller):
 
     @post("/export", status_code=200, summary="The current state as a config file")
     async def export(self, services: Services) -> ExportBody:
-        return ExportBody(services.config_sync.export_yaml())
+        return ExportBody(await services.config_sync.export_yaml())
 
     @post("/backup", status_code=200, summary="A rotating backup of the configuration")
     async def backup(self, request: Request, services: Services) -> BackupResult:
@@ -106,6 +107,6 @@ class ConfigController(Controller):
         config_path: Annotated[str | None, Parameter(query="config_path", min_length=1, max_length=4096)] = None,
     ) -> DiffBody:
         path = config_path or services.config_path
-        text, disk, mem, error = services.config_sync.diff(path)
+        text, disk, mem, error = await services.config_sync.diff(path)
         return DiffBody(diff=text, has_changes=bool(text), has_diff=bool(text), config_path=path,
                         on_disk=disk, in_memory=mem, on_disk_error=error)

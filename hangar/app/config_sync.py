@@ -23,6 +23,7 @@ import structlog
 from hangar.app import codec
 from hangar.app.bus import SYSTEM, CommandBus, CommandContext
 from hangar.app.codec import EventMetadata
+from hangar.app.offload import offload
 from hangar.app.paths import allowed_roots, confine
 from hangar.app.ports import RecordedEvent
 from hangar.app.providers import DeregisterProvider, RegisterProvider
@@ -215,16 +216,23 @@ class ConfigSync:
         found = specs if specs is not None else {pid: v.spec for pid, v in self.s.providers.views.items()}
         return frozenset(f"providers.{pid}.env.{name}" for pid, spec in found.items() for name in secret_names(spec))
 
-    def export_yaml(self) -> str:
-        return to_yaml(protect(self.current_tree(), "reference", self.refs, secret_paths=self.secret_paths()))
+    async def export_yaml(self) -> str:
+        # The state is read here, on the event loop; rendering and secret masking (CPU work on
+        # user text) run in a worker thread with a deadline.
+        tree, refs, secret = self.current_tree(), dict(self.refs), self.secret_paths()
+        return await offload(lambda: to_yaml(protect(tree, "reference", refs, secret_paths=secret)))
 
-    def diff(self, path: str | None) -> tuple[str, dict[str, Any], dict[str, Any], str | None]:
+    async def diff(self, path: str | None) -> tuple[str, dict[str, Any], dict[str, Any], str | None]:
         if path is not None and path != self.s.config_path:
             path = self.confine(path)
-        on_disk, error = self.file_tree(path)
-        secret = self.secret_paths() | self._file_secret_paths(path)
-        text, disk, mem = unified_diff(on_disk, self.current_tree(), secret)
-        return text, disk, mem, error
+        current, secret = self.current_tree(), self.secret_paths()
+
+        def render() -> tuple[str, dict[str, Any], dict[str, Any], str | None]:
+            on_disk, error = self.file_tree(path)
+            text, disk, mem = unified_diff(on_disk, current, secret | self._file_secret_paths(path))
+            return text, disk, mem, error
+
+        return await offload(render)
 
     def _file_secret_paths(self, path: str | None) -> frozenset[str]:
         try:

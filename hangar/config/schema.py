@@ -126,6 +126,9 @@ class AlertsConfig(Strict):
     start_failures_threshold: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 3
     """Consecutive failed starts that raise ``repeated_start_failures``."""
     history_size: Annotated[int, msgspec.Meta(ge=10, le=100_000)] = 1000
+    min_free_bytes: Annotated[int, msgspec.Meta(ge=0)] = 256 * 1024 * 1024
+    """Free space in the data directory below which ``data_dir_low_space`` is raised."""
+    disk_check_interval_s: Annotated[float, msgspec.Meta(ge=0.1, le=3600)] = 30.0
 
 
 class ObservabilityConfig(Strict):

@@ -195,12 +195,3 @@ class PathNotAllowedError(HangarError):
 
     status_code = 403
 
-
-class InsufficientStorageError(HangarError):
-    """The data directory's file system is full (``ENOSPC``): nothing was written."""
-
-    status_code = 507
-
-    @property
-    def error_type(self) -> str:
-        return "InsufficientStorage"
