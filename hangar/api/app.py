@@ -18,6 +18,7 @@ from hangar.api.errors import EXCEPTION_HANDLERS
 from hangar.api.guard import AuthGuard, McpPolicyAccess
 from hangar.api.hardening import RequestHardening
 from hangar.api.mcp_front import create_front_door
+from hangar.api.openapi import install as install_openapi
 from hangar.api.routes import ROUTE_HANDLERS
 from hangar.api.system import package_version
 from hangar.app.services import Services
@@ -84,15 +85,22 @@ def create_app(
         openapi_config=OpenAPIConfig(title="Hangar", version=package_version(), path="/schema"),
         debug=False,
     )
+    install_openapi(app)
     app.state.data_dir = data_directory(url)
     # Wrapping the app's whole handler (not route middleware) sees unrouted requests and errors
     # too: every request is counted and carries a correlation id in its logs.
     app.asgi_handler = RequestObservability(
         RequestHardening(app.asgi_handler, trusted_proxies=cfg.server.trusted_proxies,
-                         body_timeout_s=cfg.server.body_timeout_s),
+                         body_timeout_s=cfg.server.body_timeout_s, routes=lambda: _http_routes(app)),
         metrics,
     )
     return app
+
+
+def _http_routes(app: Litestar) -> list[tuple[str, set[str]]]:
+    from litestar.routes import HTTPRoute
+
+    return [(r.path_format, set(r.methods)) for r in app.routes if isinstance(r, HTTPRoute)]
 
 
 def _disk_watch(services: Services, metrics: Metrics, directory: str | None) -> DiskWatch | None:

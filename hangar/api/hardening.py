@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import msgspec
@@ -98,16 +99,67 @@ class _Refused(Exception):
         self.error, self.message, self.status = error, message, status
 
 
+_PARAM = re.compile(r"\{[^}]*\}")
+
+
+def _shape(path_template: str) -> str:
+    return _PARAM.sub("{}", path_template)
+
+
 class RequestHardening:
+    """Also answers ``HEAD`` for every ``GET`` route (the GET response without its body) and
+    gives ``OPTIONS`` the complete ``Allow`` header: two controllers serving one path shape
+    (``/api/auth/keys/{principal_id}`` GET, ``/api/auth/keys/{key_id}`` DELETE) each listed only
+    their own methods."""
+
     def __init__(
         self, app: Any, *, trusted_proxies: Iterable[str] = (), body_timeout_s: float = 30.0,
         max_body: int = DEFAULT_MAX_BODY, max_depth: int = MAX_JSON_DEPTH,
+        routes: Callable[[], Iterable[tuple[str, Iterable[str]]]] | None = None,
     ) -> None:
         self.app = app
         self.networks = parse_networks(trusted_proxies)
         self.body_timeout_s = body_timeout_s
         self.max_body = max_body
         self.max_depth = max_depth
+        self._routes = routes
+        self._allow: dict[str, bytes] | None = None
+
+    def allow_for(self, path_template: str) -> bytes | None:
+        if self._routes is None:
+            return None
+        if self._allow is None:
+            methods: dict[str, set[str]] = {}
+            for template, ms in self._routes():
+                methods.setdefault(_shape(template), set()).update(ms)
+            for ms in methods.values():
+                ms.add("OPTIONS")
+                if "GET" in ms:
+                    ms.add("HEAD")
+            self._allow = {k: ", ".join(sorted(v)).encode() for k, v in methods.items()}
+        return self._allow.get(_shape(path_template))
+
+    def _fix_allow(self, scope: Any, send: Any) -> Any:
+        async def wrapped(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                allow = self.allow_for(str(scope.get("path_template") or ""))
+                if allow is not None:
+                    headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
+                    message = {**message, "headers": [*headers, (b"allow", allow)]}
+            await send(message)
+
+        return wrapped
+
+    @staticmethod
+    def _without_body(send: Any) -> Any:
+        async def wrapped(message: Any) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        return wrapped
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         kind = scope["type"]
@@ -120,6 +172,11 @@ class RequestHardening:
             client = real_client(peer, xff, self.networks)
             if client != peer:
                 scope["client"] = (client, 0)
+        if kind == "http" and scope["method"] == "OPTIONS":
+            send = self._fix_allow(scope, send)
+        elif kind == "http" and scope["method"] == "HEAD":
+            scope["method"] = "GET"
+            send = self._without_body(send)
         if kind != "http" or not _has_body(scope["headers"]):
             await self.app(scope, receive, send)
             return

@@ -1,12 +1,14 @@
 """The HTTP protocol Hangar serves with: uvicorn's httptools protocol plus a deadline for the
 request line and headers. uvicorn has no such deadline, so a client that sends its headers a
-byte at a time (slow-loris) held its connection, and a slot of the server, forever."""
+byte at a time (slow-loris) held its connection, and a slot of the server, forever. Requests
+the parser rejects are answered in the error envelope rather than plain text."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
+import msgspec
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 _TIMEOUT_RESPONSE = (
@@ -36,6 +38,15 @@ def protocol_with_header_timeout(header_timeout_s: float) -> type[HttpToolsProto
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
             super().connection_lost(exc)
+
+        def send_400_response(self, msg: str) -> None:
+            # Requests the HTTP parser rejects get the contract's envelope too, not plain text.
+            body = msgspec.json.encode({"error": "BadRequest", "message": msg, "status_code": 400})
+            self.transport.write(
+                b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n"
+                b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+            )
+            self.transport.close()
 
         def _arm(self) -> None:
             if self._header_timer is None:
