@@ -23,7 +23,7 @@ def protocol_with_header_timeout(header_timeout_s: float) -> type[HttpToolsProto
     class HeaderDeadlineProtocol(HttpToolsProtocol):
         _header_timer: asyncio.TimerHandle | None = None
 
-        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
             self._arm()
 
