@@ -3,26 +3,33 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= config/hangar.yaml
-HOST ?= 127.0.0.1
-PORT ?= 8000
+# HOST and PORT are empty by default: the config file's server.host/port then apply (127.0.0.1:8000
+# when the file says nothing). Set them to override: make serve PORT=9000 DB=... CONFIG=...
+HOST ?=
+PORT ?=
 DB ?= sqlite+aiosqlite:///./data/hangar.db
 PYTEST_ARGS ?=
 
-.PHONY: serve test lint bench venv clean lock
+.PHONY: serve test lint bench venv runtime clean lock
 
+# `make serve` needs the runtime dependencies only; dev tools and the test fixture distribution
+# are installed by `make test` (and `make lint`, `make bench`).
+runtime: $(VENV)/.runtime
 venv: $(VENV)/.installed
 
 # Installs come from the hashed lock files, so every machine gets the versions that were tested:
 # requirements.lock (runtime: `make serve`) and requirements-dev.lock (runtime + test tools).
-# `make lock` regenerates both after a change to pyproject.toml.
+# `make lock` regenerates both after a change to pyproject.toml's dependencies.
 $(VENV)/.runtime: pyproject.toml requirements.lock
+	@echo "hangar: creating $(VENV) and installing the pinned runtime dependencies (about a minute the first time)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --progress-bar off --upgrade pip | grep -v '^Requirement already' || true
+	$(BIN)/pip install --progress-bar off --require-hashes -r requirements.lock | grep -E '^(Successfully|ERROR)' || true
 	$(BIN)/pip install --quiet --no-deps -e .
-	touch $@
+	$(BIN)/python -c 'import hangar.api.app' && touch $@
 
 $(VENV)/.installed: $(VENV)/.runtime requirements-dev.lock tests/fixtures/entrypoint_pkg/pyproject.toml
+	@echo "hangar: installing the pinned development tools and the test fixture distribution"
 	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
 	# Entry points the discovery tests scan (a real installed distribution).
 	$(BIN)/pip install --quiet --no-deps -e tests/fixtures/entrypoint_pkg
@@ -36,9 +43,11 @@ lock:
 		--no-annotate --no-header -o requirements-dev.lock
 	rm -rf .lock-venv
 
-serve: $(VENV)/.runtime
+serve: runtime
+	@echo "hangar: applying migrations to $(DB)"
 	$(BIN)/hangar migrate --db '$(DB)'
-	$(BIN)/hangar serve --config $(CONFIG) --host $(HOST) --port $(PORT) --db '$(DB)'
+	@echo "hangar: starting with $(CONFIG)"
+	$(BIN)/hangar serve --config $(CONFIG) $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT)) --db '$(DB)'
 
 test: venv
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -18,6 +18,7 @@ from hangar.api.errors import EXCEPTION_HANDLERS
 from hangar.api.guard import AuthGuard, McpPolicyAccess
 from hangar.api.hardening import RequestHardening
 from hangar.api.mcp_front import create_front_door
+from hangar.api.newline import JsonNewline
 from hangar.api.openapi import install as install_openapi
 from hangar.api.routes import ROUTE_HANDLERS
 from hangar.api.system import package_version
@@ -28,9 +29,11 @@ from hangar.observability.disk import DiskWatch
 from hangar.observability.logging import configure_logging
 from hangar.observability.metrics import Metrics
 from hangar.observability.middleware import RequestObservability
+from hangar.observability.tracing import RequestTracing, Tracing, otlp_endpoint
 from hangar.runtime.connector import RuntimeConnector
 from hangar.store import create_event_store, migrate
 from hangar.store.engine import data_directory
+from hangar.ui import schema_render_plugins
 
 DEFAULT_DB_URL = "sqlite+aiosqlite:///./data/hangar.db"
 
@@ -48,6 +51,7 @@ def create_app(
     configure_logging(cfg.logging.level, cfg.logging.json)
     # One registry per app, never prometheus-client's global default.
     metrics = Metrics(package_version())
+    tracing = Tracing(otlp_endpoint(cfg.observability.otlp_endpoint), package_version())
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -74,6 +78,7 @@ def create_app(
             if sighup:
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             await services.close()
+            tracing.shutdown()
 
     app = Litestar(
         route_handlers=ROUTE_HANDLERS,
@@ -82,15 +87,18 @@ def create_app(
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         middleware=[AuthGuard],
-        openapi_config=OpenAPIConfig(title="Hangar", version=package_version(), path="/schema"),
+        openapi_config=OpenAPIConfig(title="Hangar", version=package_version(), path="/schema",
+                                     render_plugins=schema_render_plugins()),
         debug=False,
     )
     install_openapi(app)
     app.state.data_dir = data_directory(url)
     # Wrapping the app's whole handler (not route middleware) sees unrouted requests and errors
     # too: every request is counted and carries a correlation id in its logs.
+    # RequestHardening sits outside JsonNewline: a HEAD is served as a GET (newline included in
+    # its content-length) and only then loses its body.
     app.asgi_handler = RequestObservability(
-        RequestHardening(app.asgi_handler, trusted_proxies=cfg.server.trusted_proxies,
+        RequestHardening(RequestTracing(JsonNewline(app.asgi_handler)), trusted_proxies=cfg.server.trusted_proxies,
                          body_timeout_s=cfg.server.body_timeout_s, routes=lambda: _http_routes(app)),
         metrics,
     )

@@ -18,6 +18,7 @@ from hangar.domain.errors import (
     ValidationError,
 )
 from hangar.domain.provider_spec import ProviderSpec, ToolSpec
+from hangar.observability.tracing import mcp_client_span, tool_call_span
 from hangar.runtime.client import McpClient
 from hangar.runtime.docker_engine import DockerEngine, engine_configured
 from hangar.runtime.errors import (
@@ -74,7 +75,8 @@ class Connection:
             raise ProviderUnavailableError(f"Provider '{self.provider_id}' is unavailable: {exc}") from exc
 
     async def start(self) -> ServerIdentity:
-        info = await self._guard(self.client.start())
+        with mcp_client_span(self.provider_id, "initialize"):
+            info = await self._guard(self.client.start())
         return ServerIdentity(name=info.name, version=info.version)
 
     async def list_tools(self) -> list[ToolSpec]:
@@ -82,7 +84,8 @@ class Connection:
         return [ToolSpec(name=t.name, description=t.description, input_schema=t.input_schema) for t in tools]
 
     async def call_tool(self, name: str, arguments: dict[str, Any], timeout_s: float) -> CallOutcome:
-        r = await self._guard(self.client.call_tool(name, arguments, timeout_s))
+        with tool_call_span(self.provider_id, name):
+            r = await self._guard(self.client.call_tool(name, arguments, timeout_s))
         return CallOutcome(content=r.content, is_error=r.is_error, structured_content=r.structured_content)
 
     async def ping(self, timeout_s: float) -> float:
