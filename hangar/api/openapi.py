@@ -8,7 +8,8 @@ generated schema, so routes added later inherit it without per-handler annotatio
 - ``securitySchemes`` for the ``X-API-Key`` header and ``Authorization: Bearer``; public routes
   say ``security: []``;
 - path parameters carry the id patterns and length limits the server enforces;
-- ``/metrics`` is Prometheus text, not JSON.
+- ``/metrics`` is Prometheus text, not JSON;
+- unions are ``anyOf`` (Litestar writes ``oneOf``, which a body matching two branches fails).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from hangar.domain.group import GROUP_ID_PATTERN
 from hangar.domain.provider_spec import PROVIDER_ID_PATTERN
 
 ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
+ERROR_LIKE_REF = {"$ref": "#/components/schemas/ErrorLike"}
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "The error envelope every /api error answers with",
@@ -32,6 +34,13 @@ ERROR_SCHEMA: dict[str, Any] = {
         "status_code": {"type": "integer"},
     },
     "required": ["error", "message", "status_code"],
+}
+ERROR_LIKE: dict[str, Any] = {
+    "type": "object",
+    "description": "An error outside /api: the envelope, or the route family's own error body "
+                   "({code, message} for the MCP Registry API, {error} for the skills API)",
+    "properties": {"message": {"type": "string"}, "error": {"type": "string"}},
+    "anyOf": [{"required": ["message"]}, {"required": ["error"]}],
 }
 SECURITY_SCHEMES = {
     "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
@@ -99,10 +108,21 @@ def _security(method: str, path: str) -> list[dict[str, list[str]]] | None:
     return None
 
 
+def _any_of(node: Any) -> Any:
+    """Python unions are not exclusive (a struct body is also "an object"): ``anyOf``, never
+    ``oneOf``, or a valid answer fails validation for matching two branches."""
+    if isinstance(node, dict):
+        return {("anyOf" if k == "oneOf" else k): _any_of(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_any_of(v) for v in node]
+    return node
+
+
 def finalize(schema: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(schema)
+    out = _any_of(copy.deepcopy(schema))
     components = out.setdefault("components", {})
     components.setdefault("schemas", {})["ErrorBody"] = ERROR_SCHEMA
+    components["schemas"]["ErrorLike"] = ERROR_LIKE
     components["securitySchemes"] = SECURITY_SCHEMES
     out["security"] = [{"ApiKeyHeader": []}, {"BearerAuth": []}]
     for path, item in out.get("paths", {}).items():
@@ -111,11 +131,14 @@ def finalize(schema: dict[str, Any]) -> dict[str, Any]:
                 continue
             _fix_parameters(op)
             responses = op.setdefault("responses", {})
+            # /api answers the contract's envelope; other families (the registries) have their
+            # own error bodies, of which only ``message`` is common.
+            ref = ERROR_REF if path.startswith("/api/") or path == "/metrics" else ERROR_LIKE_REF
             for status, response in list(responses.items()):
-                if status.isdigit() and int(status) >= 400:
-                    responses[status] = _error_response(int(status), response.get("description"))
+                if status.isdigit() and int(status) >= 400 and _is_framework_default(response):
+                    responses[status] = _error_response(int(status), ref, response.get("description"))
             for status in sorted(_statuses(method, path, op)):
-                responses.setdefault(str(status), _error_response(status))
+                responses.setdefault(str(status), _error_response(status, ref))
             security = _security(method, path)
             if security is not None:
                 op["security"] = security
@@ -128,9 +151,17 @@ def finalize(schema: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _error_response(status: int, description: str | None = None) -> dict[str, Any]:
+def _error_response(status: int, ref: dict[str, str], description: str | None = None) -> dict[str, Any]:
     return {"description": REASONS.get(status, description or "Error"),
-            "content": {"application/json": {"schema": ERROR_REF}}}
+            "content": {"application/json": {"schema": ref}}}
+
+
+def _is_framework_default(response: dict[str, Any]) -> bool:
+    """Litestar's generated ``{status_code, detail, extra}``, which Hangar never answers (a
+    route that documents its own error body keeps it)."""
+    content = response.get("content") or {}
+    schema = (content.get("application/json") or {}).get("schema") or {}
+    return not content or "detail" in (schema.get("properties") or {})
 
 
 def _fix_parameters(op: dict[str, Any]) -> None:

@@ -55,7 +55,9 @@ def schemathesis(server: AuthHangar, *args: str) -> tuple[int, str]:
 
 
 def summary(output: str) -> str:
-    return output[output.find("SUMMARY"):] if "SUMMARY" in output else output[-3000:]
+    """The failures (the first few, with their reproduction) and the per-check summary."""
+    failures = output[output.find("FAILURES"):output.find("SUMMARY")][:6000] if "FAILURES" in output else ""
+    return failures + (output[output.find("SUMMARY"):] if "SUMMARY" in output else output[-3000:])
 
 
 def test_every_answer_matches_the_openapi_document(server: AuthHangar) -> None:
