@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.auth.conftest import ADMIN_KEY, AuthHangar
+from tests.auth.conftest import ADMIN_KEY, AuthHangar, admin
 
 # Limits high enough for a module's few hundred requests; the config file's directory is the
 # only one config and catalog paths may name (plus ``docs/``, below it).
@@ -34,12 +34,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthHangar]:
         proc.stop()
 
 
-@pytest.fixture(scope="module")
-def admin(server: AuthHangar) -> Iterator[httpx.Client]:
-    with server.admin() as client:
-        yield client
-
-
 def envelope(r: httpx.Response, status: int) -> dict[str, Any]:
     assert r.status_code == status, (r.status_code, r.text[:500])
     body: dict[str, Any] = r.json()
@@ -55,4 +49,4 @@ def stored_text(server: AuthHangar) -> str:
     return "\n".join(repr(r) for r in rows)
 
 
-__all__ = ["ADMIN_KEY", "envelope", "stored_text"]
+__all__ = ["ADMIN_KEY", "admin", "envelope", "stored_text"]
