@@ -182,6 +182,8 @@ STREAM_PERMISSIONS: dict[str, str] = {
     "system:config": "config:read",
     "system:alerts": "metrics:read",
     "system:maintenance": "maintenance:write",
+    "skill:": "skills:read",
+    "skillregistry:": "skills:read",
 }
 _STREAM_GRANTS = sorted(((p, parse_permission(v)) for p, v in STREAM_PERMISSIONS.items()),
                         key=lambda item: -len(item[0]))
