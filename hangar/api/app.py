@@ -18,6 +18,7 @@ from hangar.api.errors import EXCEPTION_HANDLERS
 from hangar.api.guard import AuthGuard, McpPolicyAccess
 from hangar.api.hardening import RequestHardening
 from hangar.api.mcp_front import create_front_door
+from hangar.api.mcp_provider import ProviderEndpoints
 from hangar.api.newline import JsonNewline
 from hangar.api.openapi import install as install_openapi
 from hangar.api.routes import ROUTE_HANDLERS
@@ -67,10 +68,12 @@ def create_app(
         app.state.services = services
         # The MCP front door at /mcp; its session manager lives exactly as long as the app.
         app.state.mcp_front = front = create_front_door(services, McpPolicyAccess(services.auth))
+        # Each provider alone at /mcp/providers/{id}, with the front door's auth and policies.
+        app.state.mcp_providers = providers_mcp = ProviderEndpoints(front)
         sighup = reload_on_sighup and _install_sighup(services)
         disk = _disk_watch(services, metrics, data_directory(url))
         try:
-            async with front.run():
+            async with front.run(), providers_mcp.run():
                 yield
         finally:
             if disk is not None:

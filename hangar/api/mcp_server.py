@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import TYPE_CHECKING, Any
 
 import mcp_types as types
@@ -204,24 +204,30 @@ class McpServer:
             raise MCPError(code=INVALID_PARAMS, message=exc.message) from None
         if not self.front.access.visible(principal, target, tool, is_group):
             raise MCPError(code=INVALID_PARAMS, message=UnknownToolError(params.name).message)
-        try:
-            cctx = CommandContext(principal=principal)
-            res = await self.catalog.call(params.name, dict(params.arguments or {}), cctx)
-        except HangarError as exc:
-            body = ErrorBody(error=exc.error_type, message=exc.message, status_code=exc.status_code)
-            out: dict[str, Any] = {
-                "content": [{"type": "text", "text": f"{exc.error_type}: {exc.message}"}],
-                "structuredContent": msgspec.to_builtins(body),
-                "isError": True,
-            }
-        else:
-            out = {"content": res.result, "isError": res.is_error}
-            if res.structured_content is not None:
-                out["structuredContent"] = res.structured_content
-        # A plain dict skips building a model per call; the runner validates it all the same.
-        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
-            out["resultType"] = "complete"
-        return out  # type: ignore[return-value]
+        cctx = CommandContext(principal=principal)
+        return await call_result(ctx, self.catalog.call(params.name, dict(params.arguments or {}), cctx))
+
+
+async def call_result(ctx: ServerRequestContext[Any, Any], call: Awaitable[Any]) -> Any:
+    """Await a tool call and shape its ``CallToolResult``; Hangar's refusals become ``isError``
+    results (text plus the REST error envelope as ``structuredContent``)."""
+    try:
+        res = await call
+    except HangarError as exc:
+        body = ErrorBody(error=exc.error_type, message=exc.message, status_code=exc.status_code)
+        out: dict[str, Any] = {
+            "content": [{"type": "text", "text": f"{exc.error_type}: {exc.message}"}],
+            "structuredContent": msgspec.to_builtins(body),
+            "isError": True,
+        }
+    else:
+        out = {"content": res.result, "isError": res.is_error}
+        if res.structured_content is not None:
+            out["structuredContent"] = res.structured_content
+    # A plain dict skips building a model per call; the runner validates it all the same.
+    if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+        out["resultType"] = "complete"
+    return out
 
 
 def _list_result(entries: list[ToolEntry]) -> types.ListToolsResult:

@@ -9,6 +9,7 @@ event store, WebSocket frames, exports and logs only ever carry ciphertext.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import msgspec
@@ -21,6 +22,9 @@ PREFIX = "enc:v1:"
 SECRET_MARKERS = ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL", "AUTH", "PRIVATE")
 REDACTED = "***"
 DEFAULT_KEY_FILE = "./data/hangar-secret.key"
+SECRET_REFERENCE = re.compile(r"\$\{secret:([A-Za-z0-9][A-Za-z0-9_.-]*)\}")
+"""``${secret:NAME}``: a reference to the secrets vault, resolved only when a process starts; the
+reference itself is not secret, so it is recorded as written."""
 
 
 def looks_secret(name: str) -> bool:
@@ -115,7 +119,8 @@ def secret_names(spec: ProviderSpec) -> set[str]:
 
 def redact_env(spec: ProviderSpec) -> dict[str, str]:
     names = secret_names(spec)
-    return {k: (REDACTED if k in names or is_sealed(v) else v) for k, v in spec.env.items()}
+    return {k: (REDACTED if (k in names or is_sealed(v)) and not SECRET_REFERENCE.fullmatch(v) else v)
+            for k, v in spec.env.items()}
 
 
 def redact_mapping(env: dict[str, str], declared: set[str] | frozenset[str] = frozenset()) -> dict[str, str]:
@@ -177,8 +182,8 @@ class SecretBox:
         old = previous or {}
         out: dict[str, str] = {}
         for k, v in env.items():
-            if is_sealed(v) or not is_secret_value(k, v, declared):
-                out[k] = v
+            if is_sealed(v) or SECRET_REFERENCE.fullmatch(v) or not is_secret_value(k, v, declared):
+                out[k] = v  # a secret reference names a secret store entry: nothing to seal
             elif k in old and is_sealed(old[k]) and self._same(old[k], v):
                 out[k] = old[k]
             else:
