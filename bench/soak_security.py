@@ -36,7 +36,8 @@ auth:
 server:
   header_timeout_s: 10
 """
-EXCLUDED = r"/(start|stop|invoke|deploy|scan|import)$|^/api/discovery/sources|^/schema|^/mcp"
+EXCLUDED = (r"/(start|stop|restart|invoke|deploy|scan|import|upgrade)$|^/api/discovery/sources|^/schema|^/mcp"
+            r"|^/api/v1beta|^/api/events/stream")
 
 
 def rss_kib(pid: int) -> int:

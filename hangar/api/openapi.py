@@ -131,6 +131,7 @@ def finalize(schema: dict[str, Any]) -> dict[str, Any]:
                 continue
             _fix_parameters(op)
             responses = op.setdefault("responses", {})
+            _fix_success_bodies(responses)
             # /api answers the contract's envelope; other families (the registries) have their
             # own error bodies, of which only ``message`` is common.
             ref = ERROR_REF if path.startswith("/api/") or path == "/metrics" else ERROR_LIKE_REF
@@ -154,6 +155,19 @@ def finalize(schema: dict[str, Any]) -> dict[str, Any]:
 def _error_response(status: int, ref: dict[str, str], description: str | None = None) -> dict[str, Any]:
     return {"description": REASONS.get(status, description or "Error"),
             "content": {"application/json": {"schema": ref}}}
+
+
+def _fix_success_bodies(responses: dict[str, Any]) -> None:
+    """A 204 has no body (Litestar still documents one); a handler returning pre-encoded JSON
+    bytes is documented as ``string`` although the body is a JSON document."""
+    for status, response in responses.items():
+        content = response.get("content")
+        if status == "204":
+            response.pop("content", None)
+        elif status.startswith("2") and content and "application/json" in content:
+            schema = content["application/json"].get("schema")
+            if schema == {"type": "string"}:
+                content["application/json"]["schema"] = {"description": "A JSON document"}
 
 
 def _is_framework_default(response: dict[str, Any]) -> bool:

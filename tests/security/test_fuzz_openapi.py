@@ -28,7 +28,8 @@ auth:
 """
 MAX_EXAMPLES = int(os.environ.get("HANGAR_FUZZ_EXAMPLES", "5"))
 SEED = 20261204
-EXCLUDED = r"/(start|stop|invoke|deploy|scan|import)$|^/api/discovery/sources|^/schema|^/mcp"
+EXCLUDED = (r"/(start|stop|restart|invoke|deploy|scan|import|upgrade)$|^/api/discovery/sources|^/schema|^/mcp"
+            r"|^/api/v1beta|^/api/events/stream")
 COMPACT = r"^/api/maintenance/compact$"
 
 
@@ -60,6 +61,7 @@ def summary(output: str) -> str:
     return failures + (output[output.find("SUMMARY"):] if "SUMMARY" in output else output[-3000:])
 
 
+@pytest.mark.timeout(300)
 def test_every_answer_matches_the_openapi_document(server: AuthHangar) -> None:
     code, out = schemathesis(server, "--checks", "all", "--exclude-path-regex", f"{EXCLUDED}|{COMPACT}")
     assert code == 0, summary(out)
