@@ -112,7 +112,7 @@ class Services(ServicesView):
             backends(), EnvironmentChecker(),
         )
         self.discovery.register_with(bus)
-        Catalog(catalog_repository(store, projector.wait_for, snap), bus, self.catalog_view).register_with(bus)
+        Catalog(catalog_repository(store, projector.wait_for, snap), bus, self.catalog_view, secrets).register_with(bus)
 
         # --- registries (skills), cursor signing, the ToolHive vocabulary --------------------------
         self.pager = Pager()

@@ -39,7 +39,7 @@ def _serve(args: argparse.Namespace) -> int:
     host, port = listen_address(args.host, args.port, cfg)
     refuse_open_bind(host, cfg.auth.enabled, args.insecure)
     app = create_app(args.config, args.db, config=cfg, reload_on_sighup=True)
-    serve(app, host, port, args.server)
+    serve(app, host, port, args.server, cfg.server.header_timeout_s)
     return 0
 
 

@@ -61,6 +61,15 @@ MAPPING_SECTIONS: dict[str, type] = {"providers": ProviderConfig, "groups": Grou
 
 
 def parse_config(text: str, source: str = "<config>") -> HangarConfig:
+    # PyYAML and every walk below recurse: a file nested thousands deep (or an alias that
+    # contains itself) is refused as such rather than crashing the caller with RecursionError.
+    try:
+        return _parse_config(text, source)
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply (or an alias refers to itself)") from None
+
+
+def _parse_config(text: str, source: str) -> HangarConfig:
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +47,46 @@ def parse_url(url: str) -> tuple[URL, dict[str, Any]]:
     return parsed, connect_args
 
 
+def make_private(database: str) -> None:
+    """The event log holds who did what (and sealed secrets): owner-only, like the key file.
+    SQLite gives the ``-wal`` and ``-shm`` files the main file's mode, so creating the main
+    file 0600 first covers them; files left by older versions are tightened."""
+    try:
+        fd = os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(OSError):
+                if os.stat(database + suffix).st_mode & 0o077:
+                    os.chmod(database + suffix, 0o600)
+    else:
+        os.close(fd)
+
+
+def data_directory(url: str) -> str | None:
+    """Where a SQLite store keeps its files (None for PostgreSQL: the server's own disk)."""
+    parsed, _ = parse_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    return str(Path(parsed.database).resolve().parent)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """ENOSPC anywhere in the chain, or the driver's words for it (SQLITE_FULL, PostgreSQL's
+    "No space left on device")."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno == errno.ENOSPC:
+            return True
+        text = str(current).lower()
+        if "database or disk is full" in text or "no space left on device" in text:
+            return True
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else (current.__cause__ or current.__context__)
+    return False
+
+
 def backend_for(url: URL) -> Backend:
     name = url.get_backend_name()
     if name not in ("sqlite", "postgresql"):
@@ -66,6 +109,7 @@ def create_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int 
         # Every pooled connection would get its own private database.
         raise ValueError("the SQLite event store needs a file path")
     Path(database).parent.mkdir(parents=True, exist_ok=True)
+    make_private(database)
     # No rollback on check-in: every transaction is ended explicitly (SQLAlchemy's own on
     # Connection.close(), the raw driver paths themselves, and a writer connection in an
     # unknown state is invalidated, not returned), so the reset would only cost a thread hop
