@@ -11,8 +11,8 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from hangar.app.disk import is_disk_full
 from hangar.domain.errors import HangarError
-from hangar.store.engine import is_disk_full
 
 log = structlog.get_logger("hangar.api")
 

@@ -25,7 +25,8 @@ from hangar.app.bus import SYSTEM, CommandBus, CommandContext
 from hangar.app.codec import EventMetadata
 from hangar.app.offload import offload
 from hangar.app.paths import allowed_roots, confine
-from hangar.app.ports import EventStore, RecordedEvent
+from hangar.app.ports import EventStore
+from hangar.app.projections.config import ConfigProjection
 from hangar.app.projections.providers import ProvidersProjection
 from hangar.app.projector import Projector
 from hangar.app.providers import DeregisterProvider, RegisterProvider
@@ -138,27 +139,6 @@ class ProvidersSection:
         view = self._providers.get(provider_id)
         limit = min(GRACEFUL_WAIT_MAX_S, (view.spec.call_timeout_s if view else 30.0) + 1.0)
         await self._runtime.wait_idle(provider_id, limit)
-
-
-class ConfigProjection:
-    """Which ids the applied configuration manages, and the reload history counters."""
-
-    def __init__(self) -> None:
-        self.managed: dict[str, list[str]] = {}
-        self.last: ConfigurationReloaded | None = None
-        self.reloads = 0
-        self.failures = 0
-
-    def apply(self, rec: RecordedEvent, event: Event) -> None:
-        if isinstance(event, ConfigurationReloaded):
-            self.managed = {k: list(v) for k, v in event.managed.items()}
-            self.last = event
-            self.reloads += 1
-        elif isinstance(event, ConfigurationReloadFailed):
-            self.failures += 1
-
-    def dump(self) -> Any:
-        return {"managed": self.managed, "reloads": self.reloads, "failures": self.failures}
 
 
 SettingsHook = Callable[[HangarConfig], None]

@@ -17,10 +17,9 @@ from typing import Any, Literal
 import msgspec
 import yaml
 
-from hangar.app.secrets import mask_url_password
 from hangar.config.schema import HangarConfig
 from hangar.domain.provider_spec import ProviderSpec
-from hangar.domain.secrets_policy import REDACTED, looks_secret
+from hangar.domain.secrets_policy import REDACTED, looks_secret, mask_url_password
 
 CHANGED = "*** (changed)"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,23 +67,6 @@ def data_directory(url: str) -> str | None:
     if parsed.get_backend_name() != "sqlite" or not parsed.database:
         return None
     return str(Path(parsed.database).resolve().parent)
-
-
-def is_disk_full(exc: BaseException) -> bool:
-    """ENOSPC anywhere in the chain, or the driver's words for it (SQLITE_FULL, PostgreSQL's
-    "No space left on device")."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, OSError) and current.errno == errno.ENOSPC:
-            return True
-        text = str(current).lower()
-        if "database or disk is full" in text or "no space left on device" in text:
-            return True
-        orig = getattr(current, "orig", None)
-        current = orig if isinstance(orig, BaseException) else (current.__cause__ or current.__context__)
-    return False
 
 
 def backend_for(url: URL) -> Backend:
