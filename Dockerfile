@@ -1,24 +1,21 @@
-# Hangar's image: everything is installed at build time; the container only starts the server.
-# Build: docker build -t hangar:local .
+# Hangar from the hashed lock file: the image gets exactly the versions the suite was run with.
+# Everything is installed at build time; a container only starts the server.
 FROM python:3.11-slim
-
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
-
-# Dependencies first, so a code change does not reinstall them.
+COPY requirements.lock ./
+RUN pip install --no-cache-dir --require-hashes -r requirements.lock
 COPY pyproject.toml README.md ./
-RUN mkdir hangar && touch hangar/__init__.py && pip install . && pip uninstall -y hangar && rm -rf hangar build
-
 COPY hangar ./hangar
 COPY migrations ./migrations
 COPY config ./config
-# Editable: the migrations directory is found beside the package.
-RUN pip install --no-deps -e . && useradd --create-home --uid 10001 hangar && mkdir -p /app/data /run/hangar \
-    && chown -R hangar /app/data /app/config /run/hangar
+# Editable, so the package finds migrations/ beside it as it does in a checkout. /run/hangar is
+# where docker-compose's replicas share their secret key (a named volume copies this ownership).
+RUN pip install --no-cache-dir --no-deps -e . && useradd --create-home hangar \
+    && mkdir -p /data /run/hangar && chown hangar /data /run/hangar
 USER hangar
-
+ENV HANGAR_DB_URL=sqlite+aiosqlite:////data/hangar.db
 EXPOSE 8000
 HEALTHCHECK --interval=5s --timeout=3s --retries=6 \
   CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/live', timeout=2)"
-ENTRYPOINT ["hangar"]
-CMD ["serve", "--config", "config/hangar.yaml", "--host", "0.0.0.0", "--port", "8000", "--insecure"]
+# Serving on 0.0.0.0 needs auth on: mount a config with auth.enabled and set HANGAR_ADMIN_KEY.
+CMD ["hangar", "serve", "--config", "/config/hangar.yaml", "--host", "0.0.0.0", "--port", "8000"]

@@ -10,26 +10,38 @@ PORT ?=
 DB ?= sqlite+aiosqlite:///./data/hangar.db
 PYTEST_ARGS ?=
 
-.PHONY: serve test lint bench venv runtime clean
+.PHONY: serve test lint bench venv runtime clean lock
 
 # `make serve` needs the runtime dependencies only; dev tools and the test fixture distribution
 # are installed by `make test` (and `make lint`, `make bench`).
 runtime: $(VENV)/.runtime
 venv: $(VENV)/.installed
 
-$(VENV)/.runtime: pyproject.toml
-	@echo "hangar: creating $(VENV) and installing the runtime dependencies (about a minute the first time)"
+# Installs come from the hashed lock files, so every machine gets the versions that were tested:
+# requirements.lock (runtime: `make serve`) and requirements-dev.lock (runtime + test tools).
+# `make lock` regenerates both after a change to pyproject.toml's dependencies.
+$(VENV)/.runtime: pyproject.toml requirements.lock
+	@echo "hangar: creating $(VENV) and installing the pinned runtime dependencies (about a minute the first time)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --progress-bar off --upgrade pip | grep -v '^Requirement already' || true
-	$(BIN)/pip install --progress-bar off -e . | grep -E '^(Collecting|Successfully|ERROR)' || true
-	$(BIN)/python -c 'import hangar.api.app' && touch $@
+	$(BIN)/pip install --progress-bar off --require-hashes -r requirements.lock | grep -E '^(Successfully|ERROR)' || true
+	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/python -c 'import hangar.asgi' && touch $@
 
-$(VENV)/.installed: $(VENV)/.runtime tests/fixtures/entrypoint_pkg/pyproject.toml
-	@echo "hangar: installing the development tools and the test fixture distribution"
-	$(BIN)/pip install --quiet -e '.[dev]'
+$(VENV)/.installed: $(VENV)/.runtime requirements-dev.lock tests/fixtures/entrypoint_pkg/pyproject.toml
+	@echo "hangar: installing the pinned development tools and the test fixture distribution"
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
 	# Entry points the discovery tests scan (a real installed distribution).
 	$(BIN)/pip install --quiet --no-deps -e tests/fixtures/entrypoint_pkg
 	touch $@
+
+lock:
+	$(PYTHON) -m venv .lock-venv && .lock-venv/bin/pip install --quiet uv
+	.lock-venv/bin/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 --no-annotate \
+		--no-header -o requirements.lock
+	.lock-venv/bin/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
+		--no-annotate --no-header -o requirements-dev.lock
+	rm -rf .lock-venv
 
 serve: runtime
 	@echo "hangar: applying migrations to $(DB)"
@@ -43,6 +55,8 @@ test: venv
 lint: venv
 	$(BIN)/ruff check hangar tests bench
 	$(BIN)/mypy hangar
+	# The pure core and the store are held to --strict.
+	$(BIN)/mypy --strict hangar/domain hangar/store hangar/runtime/supervisor.py
 
 bench: venv
 	$(BIN)/python bench/run_all.py

@@ -23,15 +23,18 @@ from hangar.api.cluster_proxy import McpSessionRouter, Relay
 from hangar.api.deps import provide_services
 from hangar.api.errors import EXCEPTION_HANDLERS
 from hangar.api.guard import AuthGuard, McpPolicyAccess
+from hangar.api.hardening import RequestHardening
 from hangar.api.mcp_front import McpFrontDoor
 from hangar.api.mcp_provider import ProviderEndpoints
 from hangar.api.newline import JsonNewline
+from hangar.api.openapi import install as install_openapi
 from hangar.api.routes import ROUTE_HANDLERS
 from hangar.api.system import package_version
 from hangar.app.cluster_node import ClusterNode, advertise_address
 from hangar.bootstrap import Services, new_instance_id
 from hangar.config.loader import load_config
 from hangar.config.schema import HangarConfig
+from hangar.observability.disk import DiskWatch
 from hangar.observability.logging import configure_logging
 from hangar.observability.metrics import Metrics
 from hangar.observability.middleware import RequestObservability
@@ -39,7 +42,7 @@ from hangar.observability.tracing import RequestTracing, Tracing, otlp_endpoint
 from hangar.runtime.connector import RuntimeConnector
 from hangar.store import create_event_store, migrate
 from hangar.store.cluster import ClusterStore
-from hangar.store.engine import backend_for, parse_url
+from hangar.store.engine import backend_for, data_directory, parse_url
 from hangar.ui import schema_render_plugins
 
 DEFAULT_DB_URL = "sqlite+aiosqlite:///./data/hangar.db"
@@ -84,10 +87,13 @@ def create_app(
             relay = Relay(cluster.token, cluster.instance_id)
             front.route = McpSessionRouter(_served_by(front), cluster.sessions, relay)
         sighup = reload_on_sighup and _install_sighup(services)
+        disk = _disk_watch(services, metrics, data_directory(url))
         try:
             async with front.run(), providers_mcp.run():
                 yield
         finally:
+            if disk is not None:
+                await disk.close()
             if sighup:
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             await services.close()
@@ -106,12 +112,35 @@ def create_app(
                                      render_plugins=schema_render_plugins()),
         debug=False,
     )
+    install_openapi(app)
+    app.state.data_dir = data_directory(url)
     # Wrapping the app's whole handler (not route middleware) sees unrouted requests and errors
     # too: every request is counted and carries a correlation id in its logs.
-    app.asgi_handler = RequestObservability(RequestTracing(JsonNewline(app.asgi_handler)), metrics)
+    # RequestHardening sits outside JsonNewline: a HEAD is served as a GET (newline included in
+    # its content-length) and only then loses its body.
+    app.asgi_handler = RequestObservability(
+        RequestHardening(RequestTracing(JsonNewline(app.asgi_handler)), trusted_proxies=cfg.server.trusted_proxies,
+                         body_timeout_s=cfg.server.body_timeout_s, routes=lambda: _http_routes(app)),
+        metrics,
+    )
     return app
 
 
+def _http_routes(app: Litestar) -> list[tuple[str, set[str]]]:
+    from litestar.routes import HTTPRoute
+
+    return [(r.path_format, set(r.methods)) for r in app.routes if isinstance(r, HTTPRoute)]
+
+
+def _disk_watch(services: Services, metrics: Metrics, directory: str | None) -> DiskWatch | None:
+    if directory is None:
+        return None
+    a = services.config.observability.alerts
+    rules = services.alert_rules
+    watch = DiskWatch(directory, metrics.registry, rules.raise_, rules.resolve, a.min_free_bytes,
+                      a.disk_check_interval_s)
+    watch.start()
+    return watch
 # --- cluster: several replicas on one PostgreSQL database ------------------------------------
 
 

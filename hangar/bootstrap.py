@@ -13,7 +13,7 @@ from typing import cast
 
 from hangar.api.deps import Services as ServicesView
 from hangar.api.paging import Pager
-from hangar.app.alerts import AlertRules, AlertsProjection, alert_repository
+from hangar.app.alerts import AlertRules, alert_repository
 from hangar.app.auth.service import AuthService
 from hangar.app.bus import CommandBus
 from hangar.app.catalog import Catalog, catalog_repository, seed_catalog
@@ -21,7 +21,7 @@ from hangar.app.cluster_duties import OrphanSweep, leader_context, providers_to_
 from hangar.app.cluster_node import ClusterNode
 from hangar.app.cluster_runtime import ClusterRuntime
 from hangar.app.codec import new_id
-from hangar.app.config_sync import ConfigProjection, ConfigSync, ProvidersSection
+from hangar.app.config_sync import ConfigSync, ProvidersSection
 from hangar.app.discovery import DiscoverySection, DiscoveryService, discovery_repository
 from hangar.app.group_invoke import GroupRouter
 from hangar.app.groups import GroupCommands, GroupReactions, GroupsSection, GroupStartup, group_repository
@@ -32,7 +32,9 @@ from hangar.app.log.ports import LogStore
 from hangar.app.log.wiring import LogFeatures
 from hangar.app.maintenance import Maintenance
 from hangar.app.ports import EventStore, ProviderConnector
+from hangar.app.projections.alerts import AlertsProjection
 from hangar.app.projections.catalog import CatalogProjection
+from hangar.app.projections.config import ConfigProjection
 from hangar.app.projections.discovery import DiscoveryProjection
 from hangar.app.projections.groups import GroupsProjection
 from hangar.app.projections.providers import ProvidersProjection
@@ -129,7 +131,7 @@ class Services(ServicesView):
             backends(), EnvironmentChecker(),
         )
         self.discovery.register_with(bus)
-        Catalog(catalog_repository(store, projector.wait_for, snap), bus, self.catalog_view).register_with(bus)
+        Catalog(catalog_repository(store, projector.wait_for, snap), bus, self.catalog_view, secrets).register_with(bus)
 
         # --- registries (skills), cursor signing, the ToolHive vocabulary --------------------------
         self.pager = Pager()

@@ -46,7 +46,7 @@ def _serve(args: argparse.Namespace) -> int:
     except InstanceConflictError as exc:
         raise HangarError(str(exc)) from None
     app = create_app(args.config, args.db, config=cfg, reload_on_sighup=True, port=port)
-    serve(app, host, port, args.server)
+    serve(app, host, port, args.server, cfg.server.header_timeout_s)
     return 0
 
 
@@ -140,8 +140,8 @@ async def run_import(file: str, db_url: str, fmt: str = "auto", overwrite: bool 
     from hangar.app.catalog import Catalog, ImportCatalog, catalog_repository, read_document
     from hangar.app.projections.catalog import CatalogProjection
     from hangar.app.projector import Projector
-    from hangar.domain.catalog_formats import FORMATS, parse_document
     from hangar.domain.errors import ValidationError
+    from hangar.formats.catalog import FORMATS, parse_document
     from hangar.store import create_event_store, migrate
 
     if fmt not in FORMATS:

@@ -24,19 +24,21 @@ SERVERS = ("granian", "uvicorn")
 DEFAULT_SERVER = "granian"
 
 
-def serve(app: Any, host: str, port: int, server: str = DEFAULT_SERVER) -> None:
+def serve(app: Any, host: str, port: int, server: str = DEFAULT_SERVER, header_timeout_s: float = 10.0) -> None:
+    """``header_timeout_s``: a connection that has not sent a request's headers by then is
+    closed (slow-loris connections are never held open)."""
     if server == "uvicorn":
-        _uvicorn(app, host, port)
+        _uvicorn(app, host, port, header_timeout_s)
     elif server == "granian":
-        _granian(app, host, port)
+        _granian(app, host, port, header_timeout_s)
     else:
         raise ValueError(f"unknown server {server!r}: choose one of {', '.join(SERVERS)}")
 
 
-def _uvicorn(app: Any, host: str, port: int) -> None:
+def _uvicorn(app: Any, host: str, port: int, header_timeout_s: float) -> None:
     from hangar.cli_client.serve import run
 
-    run(app, host, port)
+    run(app, host, port, header_timeout_s)
 
 
 def _announcing(app: Any, host: str, port: int) -> Any:
@@ -59,9 +61,10 @@ def _announcing(app: Any, host: str, port: int) -> Any:
     return wrapped
 
 
-def _granian(app: Any, host: str, port: int) -> None:
+def _granian(app: Any, host: str, port: int, header_timeout_s: float) -> None:
     import uvloop
     from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
     from granian.log import LogLevels
     from granian.server.embed import Server
 
@@ -72,6 +75,7 @@ def _granian(app: Any, host: str, port: int) -> None:
         server = Server(
             _announcing(app, host, port), address=host, port=port, interface=Interfaces.ASGI,
             log_level=LogLevels.warning, log_access=False, websockets=True, runtime_threads=1, backlog=1024,
+            http1_settings=HTTP1Settings(header_read_timeout=max(1, int(header_timeout_s * 1000))),
         )
         # The embedded server announces itself as experimental at WARNING on every start.
         logging.getLogger("_granian").setLevel(logging.ERROR)

@@ -26,50 +26,62 @@ from hangar.app.catalog import (
     RemoveCatalogEntry,
     read_document,
 )
+from hangar.app.paths import allowed_roots, confine
 from hangar.app.projections.catalog import EntryView
+from hangar.domain import limits as lim
 from hangar.domain.catalog import entry_mode
 from hangar.domain.catalog_events import CatalogEntryData, EnvVar
-from hangar.domain.catalog_formats import parse_document
 from hangar.domain.errors import CatalogEntryNotFoundError, ValidationError
-from hangar.domain.provider_spec import IdleSeconds, PositiveSeconds
+from hangar.domain.provider_spec import IdleSeconds, PositiveSeconds, ProviderId
+from hangar.formats.catalog import parse_document
 
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 Format = Literal["auto", "hangar", "toolhive", "mcp-registry"]
 
 
+class EnvVarRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    name: lim.EnvName
+    description: lim.Description = ""
+    required: bool = False
+    secret: bool = False
+    default: lim.EnvValue | None = None
+
+
 class AddEntryRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     name: NonEmpty
-    description: Annotated[str, msgspec.Meta(min_length=1)]
+    description: Annotated[str, msgspec.Meta(min_length=1, max_length=lim.MAX_DESCRIPTION)]
     mode: Literal["subprocess", "docker", "remote"] | None = None
-    command: list[str] | None = None
-    image: str | None = None
-    endpoint: str | None = None
-    tags: list[str] = []
-    args: list[str] = []
-    env: dict[str, str] = {}
-    env_vars: list[EnvVar] = []
-    tools: list[str] = []
-    transport: str | None = None
-    repository_url: str | None = None
-    version: str | None = None
-    metadata: dict[str, Any] = {}
+    command: lim.Args | None = None
+    image: lim.Url | None = None
+    endpoint: lim.Url | None = None
+    tags: lim.Names = []
+    args: lim.Args = []
+    env: lim.Env = {}
+    env_vars: Annotated[list[EnvVarRequest], msgspec.Meta(max_length=lim.MAX_ENV)] = []
+    tools: lim.Names = []
+    transport: lim.Name | None = None
+    repository_url: lim.Url | None = None
+    version: lim.Name | None = None
+    metadata: lim.JsonObject = {}
 
     def entry(self) -> CatalogEntryData:
-        return CatalogEntryData(**msgspec.structs.asdict(self), source="custom")
+        fields = msgspec.structs.asdict(self)
+        fields["env_vars"] = [EnvVar(**msgspec.structs.asdict(v)) for v in self.env_vars]
+        return CatalogEntryData(**fields, source="custom")
 
 
 class DeployRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    provider_id: str | None = None
-    env: dict[str, str] = {}
-    description: str | None = None
+    provider_id: ProviderId | None = None
+    env: lim.Env = {}
+    description: lim.Description | None = None
     idle_ttl_s: IdleSeconds | None = None
     health_check_interval_s: PositiveSeconds | None = None
 
 
 class ImportRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    path: str | None = None
-    url: str | None = None
+    path: Annotated[str, msgspec.Meta(max_length=4096)] | None = None
+    url: lim.Url | None = None
     document: Any = None
     format: Format = "auto"
     overwrite: bool = True
@@ -109,15 +121,16 @@ def read_small(p: Path) -> str:
     return p.read_text()
 
 
-async def fetch_document(req: ImportRequest) -> Any:
+async def fetch_document(req: ImportRequest, roots: list[Path] | None = None) -> Any:
     given = [k for k in ("path", "url") if getattr(req, k)] + (["document"] if req.document is not None else [])
     if len(given) != 1:
         raise ValidationError("give exactly one of 'path', 'url' or 'document'")
     if req.document is not None:
         return req.document
     if req.path:
+        where = confine(req.path, roots or [], "path") if roots is not None else Path(req.path)
         try:
-            text = await asyncio.to_thread(read_small, Path(req.path))
+            text = await asyncio.to_thread(read_small, where)
         except (OSError, UnicodeDecodeError) as exc:
             raise ValidationError(f"path: cannot read {req.path}: {getattr(exc, 'strerror', None) or exc}") from None
         return read_document(text, req.path)
@@ -169,7 +182,8 @@ class CatalogController(Controller):
 
     @post("/import", status_code=200, summary="Import a Hangar, ToolHive or MCP Registry document")
     async def import_entries(self, request: Request, services: Services, data: ImportRequest) -> dict[str, Any]:
-        fmt, entries = parse_document(await fetch_document(data), data.format)
+        roots = allowed_roots(services.config_sync.startup_path, services.config.catalog.import_dirs)
+        fmt, entries = parse_document(await fetch_document(data, roots), data.format)
         res = await services.bus.execute(
             ImportCatalog(entries=entries, format=fmt, overwrite=data.overwrite), command_context(request)
         )

@@ -11,6 +11,7 @@ from litestar.params import Parameter
 from hangar.api.definitions import export_definitions
 from hangar.api.deps import Services, command_context
 from hangar.app.config_sync import BackupConfig, BackupResult, ReloadConfig
+from hangar.app.offload import offload
 from hangar.app.secrets import redact_env
 from hangar.config.export import protect
 from hangar.config.reload import ReloadResult
@@ -43,7 +44,7 @@ class DiffBody(msgspec.Struct, kw_only=True):
     on_disk_error: str | None = None
 
 
-def running_config(services: Services) -> dict[str, Any]:
+async def running_config(services: Services) -> dict[str, Any]:
     """Every setting in effect plus the current providers and groups as lists; secrets redacted."""
     sync = services.config_sync
     plain: dict[str, Any] = msgspec.to_builtins(services.config)
@@ -63,7 +64,7 @@ def running_config(services: Services) -> dict[str, Any]:
             ]
         else:  # sections nested in settings (discovery.sources) keep their file shape
             out[section] = {**out.get(section, {}), **tree.get(section, {})}
-    protected: dict[str, Any] = protect(out, "redact")
+    protected: dict[str, Any] = await offload(lambda: protect(out, "redact"))
     return protected
 
 
@@ -76,7 +77,7 @@ class ConfigController(Controller):
         sync = services.config_sync
         last = sync.projection.last
         return {
-            "config": running_config(services),
+            "config": await running_config(services),
             "config_path": services.config_path,
             "managed": sync.projection.managed,
             "last_reload": msgspec.to_builtins(last) if last is not None else None,
@@ -99,7 +100,7 @@ class ConfigController(Controller):
     ) -> ExportBody | dict[str, Any]:
         if export_format is not None:  # see hangar/api/definitions.py
             return await export_definitions(services, export_format, dir_name)
-        return ExportBody(services.config_sync.export_yaml())
+        return ExportBody(await services.config_sync.export_yaml())
 
     @post("/backup", status_code=200, summary="A rotating backup of the configuration")
     async def backup(self, request: Request, services: Services) -> BackupResult:

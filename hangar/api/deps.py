@@ -8,7 +8,6 @@ from litestar import Request
 from litestar.datastructures import State
 
 from hangar.api.paging import Pager
-from hangar.app.alerts import AlertsProjection
 from hangar.app.auth.service import AuthService
 from hangar.app.bus import CommandBus, CommandContext
 from hangar.app.config_sync import ConfigSync
@@ -17,6 +16,7 @@ from hangar.app.groups import GroupStartup
 from hangar.app.hub import EventHub
 from hangar.app.log.wiring import LogFeatures
 from hangar.app.ports import EventStore, ProviderConnector
+from hangar.app.projections.alerts import AlertsProjection
 from hangar.app.projections.catalog import CatalogProjection
 from hangar.app.projections.discovery import DiscoveryProjection
 from hangar.app.projections.groups import GroupsProjection

@@ -118,7 +118,7 @@ class DiscoveryController(Controller):
         if source_type is None:
             raise ValidationError("Object missing required field `source_type`")
         sid = data.source_id or f"{source_type}-{uuid.uuid4().hex[:8]}"
-        if not _ID_RE.match(sid):
+        if not _ID_RE.fullmatch(sid):
             raise ValidationError(f"Invalid source_id '{sid}': use 1-64 letters, digits, '_' or '-'")
         await services.bus.execute(
             RegisterSource(source_id=sid, source_type=source_type, mode=data.mode, enabled=data.enabled,

@@ -11,6 +11,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from hangar.app.disk import is_disk_full
 from hangar.domain.errors import HangarError
 
 log = structlog.get_logger("hangar.api")
@@ -102,6 +103,12 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response[byte
 
 
 def handle_unexpected(request: Request, exc: Exception) -> Response[bytes]:
+    if is_disk_full(exc):
+        # Nothing was written (the append failed as a whole); tell the operator why and where.
+        where = getattr(request.app.state, "data_dir", None) or "the event store's database server"
+        log.error("storage_full", data_dir=where, error=str(exc)[:200])
+        return envelope("InsufficientStorage", f"no space left in the data directory ({where}); "
+                        "nothing was written", 507)
     log.exception("unhandled_error", path=request.url.path)
     return registry_body(request.url.path, "InternalError", "internal error", 500) or envelope(
         "InternalError", "internal error", HTTP_500_INTERNAL_SERVER_ERROR)

@@ -22,6 +22,7 @@ durable before its response starts.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import msgspec
 from litestar.handlers import ASGIRouteHandler
@@ -29,7 +30,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from hangar.api.cluster_proxy import forwarded_principal
 from hangar.api.errors import ErrorBody
-from hangar.api.permissions import UNLISTED, compiled, route_keys
+from hangar.api.permissions import UNLISTED, compiled, route_keys, stream_permission
 from hangar.app.auth.audit import PENDING, Pending
 from hangar.app.auth.service import AuthService
 from hangar.domain.auth import Grant
@@ -39,6 +40,7 @@ _TABLE = compiled()
 _DIGEST_FIELD = re.compile(r',"key_hash":"[0-9a-f]*"')
 _AUDIT_FRAME = '"event_type":"CommandAudited"'
 _EVENT_FRAME = '{"event_id":'  # how every event frame of hangar.app.codec.frame begins
+_STREAM_FIELD = '"stream_id":"'  # the frame's second field
 _KEY_HEADER = b"x-api-key"
 _AUTHORIZATION = b"authorization"
 _SUBPROTOCOLS = b"sec-websocket-protocol"
@@ -138,7 +140,9 @@ class AuthGuard:
                 state = scope["state"] = {}
             state["principal"] = principal
         if scope["type"] == "websocket":
-            await self.app(scope, receive, _websocket_sender(send))
+            principal = (scope.get("state") or {}).get("principal") if auth.enabled else None
+            may = (lambda grant: auth.view.may(principal, grant)) if principal is not None else None
+            await self.app(scope, receive, _websocket_sender(send, may))
             return
         pending = Pending()
         token = PENDING.set(pending)
@@ -156,21 +160,32 @@ class AuthGuard:
             await auth.audit.drain(pending)
 
 
+def _frame_stream(text: str) -> str:
+    start = text.find(_STREAM_FIELD)
+    if start < 0:
+        return ""
+    start += len(_STREAM_FIELD)
+    return text[start:text.find('"', start)]
+
+
 def _vouched(scope: Scope) -> str | None:
     cluster = getattr(scope["app"].state, "cluster", None)
     return forwarded_principal(scope, cluster.token) if cluster is not None else None
 
 
-def _websocket_sender(send: Send) -> Send:
+def _websocket_sender(send: Send, may: Callable[[Grant], bool] | None = None) -> Send:
     """Key digests are stored in ``ApiKeyCreated`` but never shown, not even on the event stream;
     and the audit trail (one ``CommandAudited`` per command) is served by
-    ``/api/observability/audit``, not mixed into the live event stream."""
+    ``/api/observability/audit``, not mixed into the live event stream. With auth on, a frame
+    reaches a principal only with the permission its REST counterpart demands (``may``)."""
 
     async def wrapped(message: Message) -> None:
         if message["type"] == "websocket.send":
             text = message.get("text")
             if text and text.startswith(_EVENT_FRAME):
                 if _AUDIT_FRAME in text:
+                    return
+                if may is not None and not may(stream_permission(_frame_stream(text))):
                     return
                 if '"key_hash"' in text:
                     message = {**message, "text": _DIGEST_FIELD.sub("", text)}

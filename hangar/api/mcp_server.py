@@ -120,7 +120,7 @@ class McpServer:
             app=self.server, session_idle_timeout=SESSION_IDLE_TIMEOUT_S, json_response=True,
         )
         self.sessions = _Sessions(SESSION_IDLE_TIMEOUT_S)
-        self._list_cache: tuple[int, types.ListToolsResult] | None = None
+        self._list_cache: tuple[list[Any], types.ListToolsResult] | None = None
 
     @contextlib.asynccontextmanager
     async def run(self) -> AsyncIterator[None]:
@@ -186,9 +186,11 @@ class McpServer:
         if len(visible) < len(entries):
             return _list_result(visible)
         # The full list is built once per catalog change (the entries list is replaced then).
+        # Keyed by the list itself, not id(): a freed list's id is reused by its successor, which
+        # served a stale tool list.
         cached = self._list_cache
-        if cached is None or cached[0] != id(entries):
-            cached = self._list_cache = (id(entries), _list_result(entries))
+        if cached is None or cached[0] is not entries:
+            cached = self._list_cache = (entries, _list_result(entries))
         return cached[1]
 
     async def _call_tool(

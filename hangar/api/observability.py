@@ -12,8 +12,8 @@ from litestar import Controller, Response, get
 from litestar.params import Parameter
 
 from hangar.api.deps import Services
-from hangar.app.alerts import AlertRecord
 from hangar.app.codec import iso, now
+from hangar.app.projections.alerts import AlertRecord
 
 Level = Literal["critical", "warning", "info"]
 AlertState = Literal["active", "resolved"]

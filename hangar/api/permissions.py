@@ -226,3 +226,33 @@ def route_keys(app: Any) -> Iterator[tuple[str, Any]]:
             yield f"WS {route.path_format}", route.route_handler
         elif isinstance(route, ASGIRoute):
             yield f"ASGI {route.path_format}", route.route_handler
+
+
+# --- event frames (``/api/ws/events``, ``/api/ws/state``) ---------------------------------------
+# A frame is sent to a principal only if it holds the permission of the REST routes that serve
+# the same facts, chosen by the frame's stream (longest prefix first). A stream named nowhere
+# here is shown to full administrators only, like an unlisted route.
+STREAM_PERMISSIONS: dict[str, str] = {
+    "provider:": "providers:read",
+    "calls:": "providers:read",
+    "group:": "groups:read",
+    "discovery:": "discovery:read",
+    "catalog:": "catalog:read",
+    "auth:security": "audit:read",
+    "audit:": "audit:read",
+    "auth:": "auth:read",
+    "system:config": "config:read",
+    "system:alerts": "metrics:read",
+    "system:maintenance": "maintenance:write",
+    "skill:": "skills:read",
+    "skillregistry:": "skills:read",
+}
+_STREAM_GRANTS = sorted(((p, parse_permission(v)) for p, v in STREAM_PERMISSIONS.items()),
+                        key=lambda item: -len(item[0]))
+
+
+def stream_permission(stream_id: str) -> Grant:
+    for prefix, grant in _STREAM_GRANTS:
+        if stream_id.startswith(prefix):
+            return grant
+    return UNLISTED

@@ -14,44 +14,73 @@ from hangar.api.deps import Services, command_context, etag
 from hangar.api.paging import Cursor, InvalidCursorError, PageLimit, page_rows, paged, wants_page
 from hangar.api.preconditions import refuse_existing
 from hangar.app.providers import DeregisterProvider, RegisterProvider, UpdateProvider
+from hangar.domain import limits as lim
 from hangar.domain.errors import ProviderNotFoundError
 from hangar.domain.provider import calls_stream_id
-from hangar.domain.provider_spec import IdleSeconds, PositiveSeconds, ProviderSpec, ToolSpec, definition_of
+from hangar.domain.provider_spec import (
+    IdleSeconds,
+    PositiveSeconds,
+    ProviderId,
+    ProviderSpec,
+    ToolSpec,
+    definition_of,
+)
 
 StateFilter = Literal["cold", "initializing", "ready", "degraded", "dead"]
 CallTimeout = Annotated[float, msgspec.Meta(gt=0, le=3600)]
 
 
-class CreateProviderRequest(ProviderSpec, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """The provider definition plus its id."""
+class ToolSpecRequest(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A predefined tool as a caller may send it (bounded, unlike tools a server reports)."""
 
-    provider_id: str
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    description: lim.Description = ""
+    input_schema: lim.JsonObject = {}
+
+
+Tools = Annotated[list[ToolSpecRequest], msgspec.Meta(max_length=lim.MAX_LIST)]
+
+
+def _tools(tools: list[ToolSpecRequest] | None) -> list[ToolSpec] | None:
+    if tools is None:
+        return None
+    return [ToolSpec(name=t.name, description=t.description, input_schema=t.input_schema) for t in tools]
+
+
+class CreateProviderRequest(ProviderSpec, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The provider definition plus its id (lengths are bounded by ``check_spec``, one rule for
+    the API, the config file and the catalog)."""
+
+    provider_id: ProviderId
 
     def spec(self) -> ProviderSpec:
         return definition_of(self)
 
 
 class UpdateProviderRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    description: str | msgspec.UnsetType | None = msgspec.UNSET
-    env: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
+    description: lim.Description | msgspec.UnsetType | None = msgspec.UNSET
+    env: lim.Env | msgspec.UnsetType = msgspec.UNSET
     idle_ttl_s: IdleSeconds | msgspec.UnsetType = msgspec.UNSET
     health_check_interval_s: PositiveSeconds | msgspec.UnsetType = msgspec.UNSET
-    command: list[str] | msgspec.UnsetType = msgspec.UNSET
-    image: str | msgspec.UnsetType = msgspec.UNSET
-    endpoint: str | msgspec.UnsetType = msgspec.UNSET
-    volumes: list[str] | msgspec.UnsetType = msgspec.UNSET
-    network: str | msgspec.UnsetType = msgspec.UNSET
+    command: lim.Args | msgspec.UnsetType = msgspec.UNSET
+    image: lim.Url | msgspec.UnsetType = msgspec.UNSET
+    endpoint: lim.Url | msgspec.UnsetType = msgspec.UNSET
+    volumes: lim.Texts | msgspec.UnsetType = msgspec.UNSET
+    network: lim.Name | msgspec.UnsetType = msgspec.UNSET
     read_only: bool | msgspec.UnsetType = msgspec.UNSET
-    tools: list[ToolSpec] | msgspec.UnsetType | None = msgspec.UNSET
+    tools: Tools | msgspec.UnsetType | None = msgspec.UNSET
     call_timeout_s: CallTimeout | msgspec.UnsetType = msgspec.UNSET
-    secret_env: list[str] | msgspec.UnsetType = msgspec.UNSET
+    secret_env: lim.Names | msgspec.UnsetType = msgspec.UNSET
 
     def changes(self) -> dict[str, Any]:
-        return {
+        out = {
             f: getattr(self, f)
             for f in self.__struct_fields__
             if getattr(self, f) is not msgspec.UNSET
         }
+        if "tools" in out:
+            out["tools"] = _tools(out["tools"])
+        return out
 
 
 class ProviderCreated(msgspec.Struct):

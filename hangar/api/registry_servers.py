@@ -16,7 +16,7 @@ import msgspec
 from hangar.api.views import redact_env
 from hangar.domain.catalog import entry_mode
 from hangar.domain.catalog_events import CatalogEntryData, EnvVar
-from hangar.domain.catalog_formats import HANGAR_META
+from hangar.formats.catalog import HANGAR_META
 
 SCHEMA = "https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json"
 

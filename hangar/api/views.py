@@ -12,7 +12,7 @@ from hangar.app.codec import iso
 from hangar.app.ports import RecordedEvent
 from hangar.app.projections.providers import HealthCheck, ProviderSummary, ProviderView
 from hangar.app.secrets import is_sealed
-from hangar.domain.secrets_policy import REDACTED, looks_secret
+from hangar.domain.secrets_policy import REDACTED, is_secret_value
 
 
 class ProviderListBody(msgspec.Struct):
@@ -80,7 +80,7 @@ class ProviderDetail(msgspec.Struct):
 
 def redact_env(env: dict[str, str]) -> dict[str, str]:
     """Values whose names look secret, and sealed values, are never shown."""
-    return {k: (REDACTED if looks_secret(k) or is_sealed(v) else v) for k, v in env.items()}
+    return {k: (REDACTED if is_sealed(v) or is_secret_value(k, v) else v) for k, v in env.items()}
 
 
 def tools_body(view: ProviderView) -> list[ToolBody]:

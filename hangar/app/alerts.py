@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -19,8 +18,9 @@ import msgspec
 import structlog
 
 from hangar.app.bus import SYSTEM, CommandBus, CommandContext
-from hangar.app.codec import EventMetadata, iso, new_id
+from hangar.app.codec import EventMetadata, new_id
 from hangar.app.ports import RecordedEvent
+from hangar.app.projections.alerts import AlertsProjection
 from hangar.app.projections.providers import ProvidersProjection
 from hangar.app.repository import Repository, RepositoryFactory
 from hangar.app.settings import LiveConfig
@@ -28,8 +28,7 @@ from hangar.domain import events as ev
 from hangar.domain import group_events as ge
 from hangar.domain.alerts import ALERTS_ID, AlertBook, AlertLevel
 from hangar.domain.auth_events import ClientLockedOut
-from hangar.domain.event_base import Event
-from hangar.domain.ops_events import AlertRaised, AlertResolved, ConfigurationReloaded, ConfigurationReloadFailed
+from hangar.domain.ops_events import ConfigurationReloaded, ConfigurationReloadFailed
 
 log = structlog.get_logger("hangar.alerts")
 
@@ -49,64 +48,6 @@ class ResolveAlert(msgspec.Struct, frozen=True, kw_only=True):
     rule: str
     target: str
     message: str
-
-
-class AlertRecord(msgspec.Struct, kw_only=True):
-    alert_id: str
-    rule: str
-    level: str
-    target: str
-    message: str
-    state: str
-    """``active`` or ``resolved``."""
-    raised_at: str
-    resolved_at: str | None = None
-    resolution: str | None = None
-    provider_id: str | None = None
-    group_id: str | None = None
-
-
-class AlertsProjection:
-    """Alert history (bounded, newest last) and the active set, for the alerts route."""
-
-    def __init__(self, history_size: int = 1000) -> None:
-        self.history: deque[AlertRecord] = deque(maxlen=history_size)
-        self.active: dict[str, AlertRecord] = {}
-
-    def apply(self, rec: RecordedEvent, event: Event) -> None:
-        if isinstance(event, AlertRaised):
-            record = AlertRecord(
-                alert_id=event.alert_id, rule=event.rule, level=event.level, target=event.target,
-                message=event.message, state="active", raised_at=iso(rec.recorded_at),
-                provider_id=event.provider_id, group_id=event.group_id,
-            )
-            self.active[event.key] = record
-            self.history.append(record)
-        elif isinstance(event, AlertResolved):
-            found = self.active.pop(event.key, None)
-            if found is not None:
-                found.state = "resolved"
-                found.resolved_at = iso(rec.recorded_at)
-                found.resolution = event.message
-
-    def active_by_level(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for a in self.active.values():
-            counts[a.level] = counts.get(a.level, 0) + 1
-        return counts
-
-    def query(
-        self, level: str | None = None, state: str | None = None, limit: int = 100
-    ) -> tuple[list[AlertRecord], int]:
-        """Newest first, with the total before ``limit``."""
-        rows = [a for a in reversed(self.history)
-                if (level is None or a.level == level) and (state is None or a.state == state)]
-        return rows[:limit], len(rows)
-
-    def dump(self) -> Any:
-        return {"active": sorted(self.active), "history": [msgspec.to_builtins(a) for a in self.history]}
-
-
 
 
 alert_repository = RepositoryFactory("Alerts", "system:", AlertBook, AlertBook.from_snapshot)

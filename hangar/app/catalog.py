@@ -21,11 +21,12 @@ from hangar.app.preflight import require_command_on_path
 from hangar.app.projections.catalog import CatalogProjection
 from hangar.app.providers import RegisterProvider
 from hangar.app.repository import Repository, RepositoryFactory
+from hangar.app.secrets import SecretBox, is_sealed, is_secret_value
 from hangar.domain.catalog import CatalogEntry, check_entry, deploy_spec
 from hangar.domain.catalog_events import CatalogEntryData
-from hangar.domain.catalog_formats import default_provider_id, parse_document
 from hangar.domain.errors import AlreadyExistsError, HangarError, ValidationError
 from hangar.domain.provider_spec import check_provider_id
+from hangar.formats.catalog import default_provider_id, parse_document
 
 log = structlog.get_logger("hangar.catalog")
 
@@ -82,8 +83,11 @@ CatalogRepository = Repository[CatalogEntry]
 
 
 class Catalog:
-    def __init__(self, repo: CatalogRepository, bus: CommandBus, view: CatalogProjection) -> None:
+    def __init__(
+        self, repo: CatalogRepository, bus: CommandBus, view: CatalogProjection, secrets: SecretBox | None = None,
+    ) -> None:
         self.repo, self.bus, self.view = repo, bus, view
+        self.secrets = secrets
         # Names are unique: additions are serialised so two concurrent adds cannot both win.
         self._names = asyncio.Lock()
 
@@ -93,13 +97,36 @@ class Catalog:
         bus.register(DeployCatalogEntry, self.deploy)
         bus.register(ImportCatalog, self.import_entries)
 
+    def _seal(self, entry: CatalogEntryData, previous: CatalogEntryData | None = None) -> CatalogEntryData:
+        """The same sealing policy as providers: secret env values (and secret defaults) are
+        ciphertext before any event records them."""
+        if self.secrets is None:
+            return entry
+        declared = {v.name for v in entry.env_vars if v.secret}
+        env = self.secrets.seal_env(entry.env, declared, previous.env if previous else None)
+        old_defaults = {v.name: v.default for v in previous.env_vars} if previous else {}
+        env_vars = [
+            v if v.default is None or is_sealed(v.default) or not is_secret_value(v.name, v.default, declared)
+            else msgspec.structs.replace(v, default=self._keep(old_defaults.get(v.name), v.default))
+            for v in entry.env_vars
+        ]
+        if env == entry.env and env_vars == entry.env_vars:
+            return entry
+        return msgspec.structs.replace(entry, env=env, env_vars=env_vars)
+
+    def _keep(self, old: str | None, value: str) -> str:
+        assert self.secrets is not None
+        sealed = self.secrets.seal_env({"v": value}, {"v"}, {"v": old} if old else None)
+        return sealed["v"]
+
     async def add(self, cmd: AddCatalogEntry, ctx: CommandContext, meta: EventMetadata) -> str:
         check_entry(cmd.entry)
+        entry = self._seal(cmd.entry)
         async with self._names:
             if cmd.entry.name in self.view.by_name:
                 raise AlreadyExistsError(f"Catalog entry named '{cmd.entry.name}' already exists")
             entry_id = str(uuid.uuid4())
-            await self.repo.execute(entry_id, lambda e: e.add(cmd.entry), meta)
+            await self.repo.execute(entry_id, lambda e: e.add(entry), meta)
         return entry_id
 
     async def remove(self, cmd: RemoveCatalogEntry, ctx: CommandContext, meta: EventMetadata) -> None:
@@ -131,14 +158,16 @@ class Catalog:
                     if cmd.seed_only or not cmd.overwrite:
                         items.append(ImportItem(existing, e.name, "skipped"))
                         continue
-                    res = await self.repo.execute(existing, lambda a, e=e: a.replace(e), meta)  # type: ignore[misc]
+                    res = await self.repo.execute(
+                        existing, lambda a, e=e: a.replace(self._seal(e, a.entry)), meta  # type: ignore[misc]
+                    )
                     items.append(ImportItem(existing, e.name, "updated" if res.events else "unchanged"))
                     continue
                 if cmd.seed_only and e.name in self.view.ever_named:
                     items.append(ImportItem(None, e.name, "skipped"))
                     continue
                 entry_id = str(uuid.uuid4())
-                await self.repo.execute(entry_id, lambda a, e=e: a.add(e), meta)  # type: ignore[misc]
+                await self.repo.execute(entry_id, lambda a, e=e: a.add(self._seal(e)), meta)  # type: ignore[misc]
                 items.append(ImportItem(entry_id, e.name, "added"))
         count = {s: sum(1 for i in items if i.status == s) for s in ("added", "updated", "unchanged", "skipped")}
         return ImportResult(

@@ -23,7 +23,10 @@ import structlog
 from hangar.app import codec
 from hangar.app.bus import SYSTEM, CommandBus, CommandContext
 from hangar.app.codec import EventMetadata
-from hangar.app.ports import EventStore, RecordedEvent
+from hangar.app.offload import offload
+from hangar.app.paths import allowed_roots, confine
+from hangar.app.ports import EventStore
+from hangar.app.projections.config import ConfigProjection
 from hangar.app.projections.providers import ProvidersProjection
 from hangar.app.projector import Projector
 from hangar.app.providers import DeregisterProvider, RegisterProvider
@@ -138,27 +141,6 @@ class ProvidersSection:
         await self._runtime.wait_idle(provider_id, limit)
 
 
-class ConfigProjection:
-    """Which ids the applied configuration manages, and the reload history counters."""
-
-    def __init__(self) -> None:
-        self.managed: dict[str, list[str]] = {}
-        self.last: ConfigurationReloaded | None = None
-        self.reloads = 0
-        self.failures = 0
-
-    def apply(self, rec: RecordedEvent, event: Event) -> None:
-        if isinstance(event, ConfigurationReloaded):
-            self.managed = {k: list(v) for k, v in event.managed.items()}
-            self.last = event
-            self.reloads += 1
-        elif isinstance(event, ConfigurationReloadFailed):
-            self.failures += 1
-
-    def dump(self) -> Any:
-        return {"managed": self.managed, "reloads": self.reloads, "failures": self.failures}
-
-
 SettingsHook = Callable[[HangarConfig], None]
 
 
@@ -181,6 +163,13 @@ class ConfigSync:
         self.applied_digest: str | None = None
         self._lock = asyncio.Lock()
         self._watcher: asyncio.Task[None] | None = None
+        # Paths given over the API are confined to the startup file's directory (+ settings).
+        self.startup_path = live.path
+
+    def confine(self, path: str) -> str:
+        """A ``config_path`` from a caller, checked against the allowed directories."""
+        roots = allowed_roots(self.startup_path, self.live.current.config.allowed_dirs)
+        return str(confine(path, roots, "config_path"))
 
     def add_section(self, section: Section) -> None:
         """Sections apply in order and are removed in reverse (groups after their members)."""
@@ -222,15 +211,24 @@ class ConfigSync:
         found = specs if specs is not None else {pid: v.spec for pid, v in self._providers.views.items()}
         return frozenset(f"providers.{pid}.env.{name}" for pid, spec in found.items() for name in secret_names(spec))
 
-    def export_yaml(self) -> str:
-        return to_yaml(protect(self.current_tree(), "reference", self.refs, secret_paths=self.secret_paths()))
+    async def export_yaml(self) -> str:
+        # The state is read here, on the event loop; rendering and secret masking (CPU work on
+        # user text) run in a worker thread with a deadline.
+        tree, refs, secret = self.current_tree(), dict(self.refs), self.secret_paths()
+        return await offload(lambda: to_yaml(protect(tree, "reference", refs, secret_paths=secret)))
 
     async def diff(self, path: str | None) -> tuple[str, dict[str, Any], dict[str, Any], str | None]:
+        if path is not None and path != self.startup_path:
+            path = self.confine(path)
+        current, secret = self.current_tree(), self.secret_paths()
         text = await _read(path)
-        on_disk, error = self.file_tree(path, text)
-        secret = self.secret_paths() | self._file_secret_paths(path, text)
-        text, disk, mem = unified_diff(on_disk, self.current_tree(), secret)
-        return text, disk, mem, error
+
+        def render() -> tuple[str, dict[str, Any], dict[str, Any], str | None]:
+            on_disk, error = self.file_tree(path, text)
+            diff, disk, mem = unified_diff(on_disk, current, secret | self._file_secret_paths(path, text))
+            return diff, disk, mem, error
+
+        return await offload(render)
 
     def _file_secret_paths(self, path: str | None, text: str | None) -> frozenset[str]:
         try:
@@ -271,6 +269,8 @@ class ConfigSync:
         self, path: str | None, ctx: CommandContext = SYSTEM, *, graceful: bool = True,
         trigger: str = "api", meta: EventMetadata | None = None,
     ) -> ReloadResult:
+        if path is not None and path != self.startup_path:
+            path = self.confine(path)
         async with self._lock:
             target = path or self.live.path
             if not target:

@@ -17,7 +17,14 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from hangar.domain.errors import ValidationError
 from hangar.domain.provider_spec import ProviderSpec
-from hangar.domain.secrets_policy import REDACTED, looks_secret
+from hangar.domain.secrets_policy import (  # noqa: F401 - the policy's functions, re-exported
+    REDACTED,
+    has_url_password,
+    is_secret_value,
+    looks_secret,
+    mask_url_password,
+    url_password_spans,
+)
 
 PREFIX = "enc:v1:"
 DEFAULT_KEY_FILE = "./data/hangar-secret.key"
@@ -31,13 +38,19 @@ def is_sealed(value: str) -> bool:
 
 
 def secret_names(spec: ProviderSpec) -> set[str]:
-    return {k for k in spec.env if looks_secret(k)} | set(spec.secret_env)
+    declared = set(spec.secret_env)
+    return {k for k, v in spec.env.items() if is_secret_value(k, v, declared)} | declared
 
 
 def redact_env(spec: ProviderSpec) -> dict[str, str]:
     names = secret_names(spec)
     return {k: (REDACTED if (k in names or is_sealed(v)) and not SECRET_REFERENCE.fullmatch(v) else v)
             for k, v in spec.env.items()}
+
+
+def redact_mapping(env: dict[str, str], declared: set[str] | frozenset[str] = frozenset()) -> dict[str, str]:
+    """Any env-like mapping as a response or frame may show it."""
+    return {k: (REDACTED if is_sealed(v) or is_secret_value(k, v, declared) else v) for k, v in env.items()}
 
 
 class SecretBox:
@@ -82,16 +95,25 @@ class SecretBox:
         names = secret_names(spec)
         if not names:
             return spec
-        old = previous.env if previous is not None else {}
-        env: dict[str, str] = {}
-        for k, v in spec.env.items():
-            if k not in names or is_sealed(v) or SECRET_REFERENCE.fullmatch(v):
-                env[k] = v
-            elif k in old and is_sealed(old[k]) and self._same(old[k], v):
-                env[k] = old[k]
-            else:
-                env[k] = self.seal(v)
+        env = self.seal_env(spec.env, names, previous.env if previous is not None else None)
         return msgspec.structs.replace(spec, env=env)
+
+    def seal_env(
+        self, env: dict[str, str], declared: set[str] | frozenset[str] = frozenset(),
+        previous: dict[str, str] | None = None,
+    ) -> dict[str, str]:
+        """``env`` with every secret value (by :func:`is_secret_value`) sealed; used for every
+        aggregate that carries an environment (providers, catalog entries)."""
+        old = previous or {}
+        out: dict[str, str] = {}
+        for k, v in env.items():
+            if is_sealed(v) or SECRET_REFERENCE.fullmatch(v) or not is_secret_value(k, v, declared):
+                out[k] = v  # a secret reference names a secret store entry: nothing to seal
+            elif k in old and is_sealed(old[k]) and self._same(old[k], v):
+                out[k] = old[k]
+            else:
+                out[k] = self.seal(v)
+        return out
 
     def open_spec(self, spec: ProviderSpec) -> ProviderSpec:
         if not any(is_sealed(v) for v in spec.env.values()):

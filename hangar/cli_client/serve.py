@@ -7,6 +7,7 @@ from typing import Any
 
 import uvicorn
 
+from hangar.api.transport import protocol_with_header_timeout
 from hangar.config.schema import HangarConfig
 
 
@@ -39,11 +40,13 @@ class _AnnouncingServer(uvicorn.Server):
             sys.stderr.flush()
 
 
-def run(app: Any, host: str, port: int) -> None:
+def run(app: Any, host: str, port: int, header_timeout_s: float = 10.0) -> None:
     print(f"hangar: starting (replaying the event log, starting configured providers) on {host}:{port}",
           file=sys.stderr, flush=True)
     config = uvicorn.Config(
-        app, host=host, port=port, loop="uvloop", http="httptools", ws="websockets-sansio",
-        log_level="warning", access_log=False, lifespan="on",
+        app, host=host, port=port, loop="uvloop", http=protocol_with_header_timeout(header_timeout_s),
+        ws="websockets-sansio", log_level="warning", access_log=False, lifespan="on",
+        # X-Forwarded-For is honoured only from server.trusted_proxies (hangar.api.hardening).
+        proxy_headers=False, forwarded_allow_ips="",
     )
     _AnnouncingServer(config).run()

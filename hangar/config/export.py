@@ -19,14 +19,12 @@ import yaml
 
 from hangar.config.schema import HangarConfig
 from hangar.domain.provider_spec import ProviderSpec
-from hangar.domain.secrets_policy import REDACTED, looks_secret
+from hangar.domain.secrets_policy import REDACTED, looks_secret, mask_url_password
 
 CHANGED = "*** (changed)"
 
 SecretMode = Literal["redact", "reference", "raw"]
 
-# ``scheme://user:password@host`` → the password part.
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]+:)(?P<pw>[^@\s]+)(?P<tail>@)")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 # Sections rendered from Hangar's state rather than from the settings of the file.
@@ -106,10 +104,6 @@ def _interpolates_to(ref: str, value: str) -> bool:
         return "\0" if found is None else found
 
     return _ENV_REF.sub(sub, ref) == value
-
-
-def mask_url_password(text: str) -> str:
-    return _URL_PASSWORD.sub(lambda m: m.group("head") + REDACTED + m.group("tail"), text)
 
 
 def protect(

@@ -11,8 +11,9 @@ import msgspec
 import yaml
 
 from hangar.config import peer
+from hangar.config.legacy import normalise_peer_discovery
 from hangar.config.schema import GroupConfig, HangarConfig, ProviderConfig
-from hangar.domain.discovery import normalise_peer_discovery, parse_source_config
+from hangar.domain.discovery import parse_source_config
 from hangar.domain.errors import ValidationError
 from hangar.domain.group import check_group_id
 from hangar.domain.provider_spec import ProviderSpec, check_provider_id, check_spec, definition_of
@@ -61,6 +62,15 @@ MAPPING_SECTIONS: dict[str, type] = {"providers": ProviderConfig, "groups": Grou
 
 
 def parse_config(text: str, source: str = "<config>") -> HangarConfig:
+    # PyYAML and every walk below recurse: a file nested thousands deep (or an alias that
+    # contains itself) is refused as such rather than crashing the caller with RecursionError.
+    try:
+        return _parse_config(text, source)
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply (or an alias refers to itself)") from None
+
+
+def _parse_config(text: str, source: str) -> HangarConfig:
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -29,6 +29,13 @@ class ProviderConfig(ProviderSpec, frozen=True, kw_only=True, forbid_unknown_fie
 class ServerConfig(Strict):
     host: str = "127.0.0.1"
     port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8000
+    trusted_proxies: list[str] = []
+    """Addresses or CIDR networks of reverse proxies whose ``X-Forwarded-For`` names the client.
+    Empty (the default): the TCP peer is the client, whatever headers it sends."""
+    header_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 10.0
+    """A connection whose request line and headers are not complete by then is closed (408)."""
+    body_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
+    """Longest wait for each chunk of a request body (the whole body: four times that)."""
 
 
 class EventStoreConfig(Strict):
@@ -101,12 +108,18 @@ class ConfigFileConfig(Strict):
     watch: bool = False
     """Reload when the file changes (polled every ``watch_interval_s``)."""
     watch_interval_s: Annotated[float, msgspec.Meta(ge=0.1, le=3600)] = 2.0
+    allowed_dirs: list[str] = []
+    """Directories a ``config_path`` given over the API (diff, reload) may name, besides the
+    directory of the file Hangar started with."""
 
 
 class AlertsConfig(Strict):
     start_failures_threshold: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 3
     """Consecutive failed starts that raise ``repeated_start_failures``."""
     history_size: Annotated[int, msgspec.Meta(ge=10, le=100_000)] = 1000
+    min_free_bytes: Annotated[int, msgspec.Meta(ge=0)] = 256 * 1024 * 1024
+    """Free space in the data directory below which ``data_dir_low_space`` is raised."""
+    disk_check_interval_s: Annotated[float, msgspec.Meta(ge=0.1, le=3600)] = 30.0
 
 
 class ObservabilityConfig(Strict):
@@ -181,6 +194,9 @@ class CatalogConfig(Strict):
     seed: list[str] = []
     """Catalog documents imported at start; only names the catalog never held are added.
     Relative paths are taken from the config file's directory."""
+    import_dirs: list[str] = []
+    """Directories ``POST /api/catalog/import {"path"}`` may read from, besides the config
+    file's own directory."""
 
 
 class ClientsConfig(Strict):

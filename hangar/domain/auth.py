@@ -50,7 +50,7 @@ def parse_permission(text: str) -> Grant:
     if value == "*":
         return ("*", "*")
     parts = value.split(":")
-    if len(parts) != 2 or not all(_PART.match(p) for p in parts):
+    if len(parts) != 2 or not all(_PART.fullmatch(p) for p in parts):
         raise ValidationError(f"Invalid permission '{text}': expected 'resource:action' (either may be '*')")
     resource, action = parts
     if resource != "*" and resource not in PERMISSION_CATALOGUE:
@@ -126,7 +126,7 @@ KEY_PREFIX = "mcp_"
 
 
 def check_role_id(role_id: str) -> None:
-    if not ROLE_ID_RE.match(role_id):
+    if not ROLE_ID_RE.fullmatch(role_id):
         raise ValidationError(
             f"Invalid role_id '{role_id}': use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit"
         )
@@ -142,7 +142,7 @@ def check_principal_id(principal_id: str, *, allow_everyone: bool = False) -> No
         return
     if principal_id.lower() in RESERVED_PRINCIPALS:
         raise ValidationError(f"principal_id '{principal_id}' is reserved")
-    if not PRINCIPAL_ID_RE.match(principal_id):
+    if not PRINCIPAL_ID_RE.fullmatch(principal_id):
         raise ValidationError(
             f"Invalid principal_id '{principal_id}': use 1-128 letters, digits or '_.@:+-', "
             "starting with a letter or digit"

@@ -10,7 +10,7 @@ from hangar.domain import catalog_events as ce
 from hangar.domain.catalog_events import CatalogEntryData
 from hangar.domain.errors import AlreadyExistsError, CatalogEntryNotFoundError, ValidationError
 from hangar.domain.event_base import Event
-from hangar.domain.provider_spec import ProviderSpec, check_spec
+from hangar.domain.provider_spec import ProviderSpec, check_command, check_env, check_spec
 
 STREAM_PREFIX = "catalog:"
 
@@ -33,6 +33,9 @@ def check_entry(entry: CatalogEntryData) -> None:
         raise ValidationError("mode 'docker' requires 'image'")
     if entry.mode == "remote" and not (entry.endpoint or "").startswith(("http://", "https://")):
         raise ValidationError("mode 'remote' requires an http(s) 'endpoint'")
+    check_command(entry.command)
+    check_command(entry.args, "args")
+    check_env(entry.env)
 
 
 def entry_mode(entry: CatalogEntryData) -> str | None:

@@ -187,3 +187,11 @@ class BuiltinRoleError(HangarError):
 class ApiKeyNotFoundError(NotFoundError):
     def __init__(self, key_id: str) -> None:
         super().__init__(f"API key '{key_id}' not found")
+
+
+class PathNotAllowedError(HangarError):
+    """A file path given over the API lies outside the directories the operator configured.
+    The message never quotes the file: its existence is not even confirmed."""
+
+    status_code = 403
+

@@ -99,7 +99,7 @@ def stream_id(group_id: str) -> str:
 
 
 def check_group_id(group_id: str) -> None:
-    if not _GROUP_ID_RE.match(group_id):
+    if not _GROUP_ID_RE.fullmatch(group_id):
         raise ValidationError(
             f"Invalid group_id '{group_id}': use 1-64 letters, digits, '_' or '-', "
             "starting with a letter or digit"

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sized
 from typing import Annotated, Any, Literal
 
 import msgspec
 
+from hangar.domain import limits as lim
 from hangar.domain.errors import ValidationError
 
 ProviderMode = Literal["subprocess", "docker", "remote"]
 
-# Dots are reserved: the MCP front door names tools ``{provider}.{tool}``.
+# Dots are reserved: the MCP front door names tools ``{provider}.{tool}``. Ids are checked with
+# ``fullmatch``: ``$`` alone also matches before a trailing newline ("ok\n" would pass).
 PROVIDER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 _PROVIDER_ID_RE = re.compile(PROVIDER_ID_PATTERN)
+ProviderId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=PROVIDER_ID_PATTERN)]
 
 PositiveSeconds = Annotated[int, msgspec.Meta(ge=1, le=604_800)]
 IdleSeconds = Annotated[int, msgspec.Meta(ge=0, le=604_800)]
@@ -52,15 +56,69 @@ def definition_of(source: ProviderSpec, **overrides: Any) -> ProviderSpec:
 
 
 def check_provider_id(provider_id: str) -> None:
-    if not _PROVIDER_ID_RE.match(provider_id):
+    if not _PROVIDER_ID_RE.fullmatch(provider_id):
         raise ValidationError(
             f"Invalid provider_id '{provider_id}': use 1-64 letters, digits, '_' or '-', "
             "starting with a letter or digit"
         )
 
 
+def check_env(env: dict[str, str], where: str = "env") -> None:
+    """What ``execve`` would refuse (or silently misread) is refused when it is defined, not
+    later as an unexplained failure to start."""
+    for name, value in env.items():
+        if not name:
+            raise ValidationError(f"{where}: a variable name must not be empty")
+        if "=" in name or "\0" in name:
+            raise ValidationError(f"{where}: variable name {name!r} must not contain '=' or NUL")
+        if "\0" in value:
+            raise ValidationError(f"{where}.{name}: the value must not contain NUL")
+
+
+def check_command(command: list[str] | None, where: str = "command") -> None:
+    for i, part in enumerate(command or []):
+        if "\0" in part:
+            raise ValidationError(f"{where}[{i}] must not contain NUL")
+
+
+def check_lengths(spec: ProviderSpec) -> None:
+    """The documented size limits (``hangar.domain.limits``) of every free-text field."""
+    def bounded(value: str | None, limit: int, where: str) -> None:
+        if value is not None and len(value) > limit:
+            raise ValidationError(f"{where}: at most {limit} characters")
+
+    def counted(items: Sized, limit: int, where: str) -> None:
+        if len(items) > limit:
+            raise ValidationError(f"{where}: at most {limit} items")
+
+    bounded(spec.description, lim.MAX_DESCRIPTION, "description")
+    bounded(spec.image, lim.MAX_URL, "image")
+    bounded(spec.endpoint, lim.MAX_URL, "endpoint")
+    bounded(spec.network, lim.MAX_NAME, "network")
+    counted(spec.command or [], lim.MAX_ARGS, "command")
+    for i, arg in enumerate(spec.command or []):
+        bounded(arg, lim.MAX_ARG, f"command[{i}]")
+    counted(spec.env, lim.MAX_ENV, "env")
+    for name, value in spec.env.items():
+        bounded(name, lim.MAX_ENV_NAME, "env name")
+        bounded(value, lim.MAX_ENV_VALUE, f"env.{name[:64]}")
+    counted(spec.volumes, lim.MAX_LIST, "volumes")
+    for i, volume in enumerate(spec.volumes):
+        bounded(volume, lim.MAX_TEXT, f"volumes[{i}]")
+    counted(spec.secret_env, lim.MAX_LIST, "secret_env")
+    for name in spec.secret_env:
+        bounded(name, lim.MAX_NAME, "secret_env")
+    counted(spec.tools or [], lim.MAX_LIST, "tools")
+    for i, tool in enumerate(spec.tools or []):
+        bounded(tool.name, lim.MAX_NAME, f"tools[{i}].name")
+        bounded(tool.description, lim.MAX_DESCRIPTION, f"tools[{i}].description")
+
+
 def check_spec(spec: ProviderSpec) -> None:
     """Mode-specific invariants that a schema alone cannot express."""
+    check_lengths(spec)
+    check_command(spec.command)
+    check_env(spec.env)
     if spec.mode == "subprocess":
         if not spec.command or not all(isinstance(p, str) and p for p in spec.command):
             raise ValidationError("mode 'subprocess' requires a non-empty 'command' list")

@@ -18,9 +18,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from hangar.app.alerts import AlertsProjection
 from hangar.app.hub import EventHub
 from hangar.app.ports import EventStore, NewEvent, RecordedEvent, Snapshot
+from hangar.app.projections.alerts import AlertsProjection
 from hangar.app.projector import Projector
 from hangar.app.runtime_facts import RuntimeStatus
 from hangar.domain import events as ev

@@ -41,7 +41,7 @@ class RequestObservability:
         if not cid:
             cid = new_correlation_id().encode()
             scope["headers"] = [*headers, (HEADER, cid)]
-        elif not _VALID.match(cid):
+        elif not _VALID.fullmatch(cid):
             cid = new_correlation_id().encode()
             scope["headers"] = [*(h for h in headers if h[0] != HEADER), (HEADER, cid)]
         token = CORRELATION_ID.set(cid.decode())

@@ -63,7 +63,8 @@ class Driver:
 
     async def fetch(self, sql: str, args: Sequence[Any]) -> Rows:
         if self._is_sqlite:
-            return await self._raw.execute_fetchall(sql, args)
+            rows: Rows = await self._raw.execute_fetchall(sql, args)
+            return rows
         # Plain tuples: splatting an asyncpg Record into a struct costs ~1.6x more per row.
         return list(map(tuple, await self._raw.fetch(sql, *args)))
 

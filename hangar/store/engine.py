@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,27 @@ def parse_url(url: str) -> tuple[URL, dict[str, Any]]:
     return parsed, connect_args
 
 
+def make_private(database: str) -> None:
+    """The event log holds who did what (and sealed secrets): owner-only, like the key file.
+    SQLite gives the ``-wal`` and ``-shm`` files the main file's mode, so creating the main
+    file 0600 first covers them; files left by older versions are tightened."""
+    try:
+        fd = os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(OSError):
+                if os.stat(database + suffix).st_mode & 0o077:
+                    os.chmod(database + suffix, 0o600)
+    else:
+        os.close(fd)
+
+
+def data_directory(url: str) -> str | None:
+    """Where a SQLite store keeps its files (None for PostgreSQL: the server's own disk)."""
+    parsed, _ = parse_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    return str(Path(parsed.database).resolve().parent)
 def pg_schema(url: str) -> str:
     """The PostgreSQL schema a store URL works in (``?schema=``, else ``public``)."""
     _, connect_args = parse_url(url)
@@ -72,6 +95,7 @@ def create_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int 
         # Every pooled connection would get its own private database.
         raise ValueError("the SQLite event store needs a file path")
     Path(database).parent.mkdir(parents=True, exist_ok=True)
+    make_private(database)
     # No rollback on check-in: every transaction is ended explicitly (SQLAlchemy's own on
     # Connection.close(), the raw driver paths themselves, and a writer connection in an
     # unknown state is invalidated, not returned), so the reset would only cost a thread hop

@@ -123,7 +123,9 @@ def test_slow_client_is_dropped_and_others_keep_up(tmp_path: Path) -> None:
                 for _ in range(n):
                     r = await api.post("/api/providers", json={
                         "provider_id": f"slow-{uuid.uuid4().hex[:10]}", "mode": "docker",
-                        "image": "a:1", "description": os.urandom(8000).hex()})
+                        "image": "a:1", "description": os.urandom(2000).hex(),
+                        # Big frames through the env (each value is within its documented limit).
+                        "env": {f"V{i}": os.urandom(3000).hex() for i in range(2)}})
                     assert r.status_code == 201
             await reader
         assert fast_count == n

@@ -18,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "hangar"
 
-WIRING = {"hangar.bootstrap", "hangar.cli", "hangar.cli_log", "hangar.asgi", "hangar.__main__"}
+WIRING = {"hangar.bootstrap", "hangar.cli", "hangar.cli_log", "hangar.asgi", "hangar.serving", "hangar.__main__"}
 # The command-line client is part of the CLI entry point.
 WIRING_PACKAGES = ("hangar.cli_client",)
 LOWER = {

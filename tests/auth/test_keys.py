@@ -89,11 +89,11 @@ def test_revoked_keys_are_refused(server: AuthHangar, admin: httpx.Client) -> No
     assert server.client_for(raw).get("/api/system").status_code == 200
     r = admin.request("DELETE", f"/api/auth/keys/{key_id}", json={"revoked_by": "secops", "reason": "left"})
     assert r.status_code == 200, r.text
-    assert r.json()["revoked"] is True and r.json()["revoked_by"] == "secops" and r.json()["reason"] == "left"
+    assert r.json()["revoked"] is True and r.json()["revoked_by"] == "admin" and r.json()["reason"] == "left"
     refused = server.client_for(raw).get("/api/system")
     assert refused.status_code == 401 and refused.json()["message"] == "API key has been revoked"
     listed = admin.get("/api/auth/keys/leaver").json()
-    assert listed["active"] == 0 and listed["keys"][0]["revoked_by"] == "secops"
+    assert listed["active"] == 0 and listed["keys"][0]["revoked_by"] == "admin"
     again = admin.delete(f"/api/auth/keys/{key_id}")
     assert again.status_code == 200 and again.json()["already_revoked"] is True
     missing = admin.delete("/api/auth/keys/key_doesnotexist")

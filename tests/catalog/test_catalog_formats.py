@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from hangar.domain.catalog import deploy_spec
-from hangar.domain.catalog_formats import default_provider_id, parse_document
 from hangar.domain.errors import ValidationError
+from hangar.formats.catalog import default_provider_id, parse_document
 from tests.catalog.documents import MCP_REGISTRY_LIST, MCP_SERVER_JSON, TOOLHIVE_REGISTRY
 
 

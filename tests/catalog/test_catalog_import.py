@@ -44,7 +44,7 @@ def entry(api: httpx.Client, name: str) -> dict:
 
 def test_toolhive_file_import_and_deploy_keeps_secrets(api: httpx.Client, hangar: HangarProcess,
                                                        tmp_path: Path) -> None:
-    doc = tmp_path / "registry.json"
+    doc = hangar.workdir / "registry.json"  # inside the config file's directory
     doc.write_text(json.dumps(TOOLHIVE_REGISTRY))
     r = api.post("/api/catalog/import", json={"path": str(doc)})
     assert r.status_code == 200, r.text
@@ -121,9 +121,10 @@ def test_mcp_registry_inline_and_by_url(api: httpx.Client, served: tuple[Path, s
 
 
 def test_bad_imports_are_refused_and_import_nothing(api: httpx.Client, served: tuple[Path, str],
-                                                   tmp_path: Path) -> None:
+                                                   hangar: HangarProcess) -> None:
     before = api.get("/api/catalog").json()["total"]
     _, base = served
+    tmp_path = hangar.workdir  # paths must be inside the config file's directory
     (tmp_path / "junk.yaml").write_text("servers: [unclosed\n")
     half_bad = {"servers": {"ok-one": {"description": "fine", "image": "x:1"}, "bad-one": {"description": "none"}}}
     for body in (
@@ -134,6 +135,7 @@ def test_bad_imports_are_refused_and_import_nothing(api: httpx.Client, served: t
         {"path": 5}, {"document": TOOLHIVE_REGISTRY, "format": "hangar"}, {"surprise": 1},
     ):
         assert_envelope(api.post("/api/catalog/import", json=body), 422)
+    assert_envelope(api.post("/api/catalog/import", json={"path": "/etc/passwd"}), 403)
     assert_envelope(api.post("/api/catalog/import", content=b"{", headers={"content-type": "application/json"}), 400)
     assert api.get("/api/catalog").json()["total"] == before
 

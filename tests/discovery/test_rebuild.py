@@ -18,7 +18,7 @@ from hangar.app.projector import Projector
 from hangar.bootstrap import Services
 from hangar.config.schema import EventStoreConfig, HangarConfig
 from hangar.domain.catalog_events import CatalogEntryData, EnvVar
-from hangar.domain.catalog_formats import parse_document
+from hangar.formats.catalog import parse_document
 from hangar.runtime.connector import RuntimeConnector
 from hangar.store import create_event_store, migrate
 from tests.catalog.documents import TOOLHIVE_REGISTRY

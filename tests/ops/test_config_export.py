@@ -158,17 +158,18 @@ def test_diff_on_disk_against_in_memory(api: httpx.Client, server: HangarProcess
     # Another file: a changed secret shows as changed, never as its value.
     changed = initial(server.workdir)
     changed["providers"]["p2"]["env"]["DB_PASSWORD"] = "other-value"
-    write_yaml(tmp_path / "other.yaml", changed)
-    d = api.get("/api/config/diff", params={"config_path": str(tmp_path / "other.yaml")}).json()
+    # Files named over the API must be in the config file's directory (or an allowed one).
+    write_yaml(server.workdir / "other.yaml", changed)
+    d = api.get("/api/config/diff", params={"config_path": str(server.workdir / "other.yaml")}).json()
     assert "+      DB_PASSWORD: '*** (changed)'" in d["diff"].splitlines() and "other-value" not in str(d)
-    missing = api.get("/api/config/diff", params={"config_path": str(tmp_path / "none.yaml")}).json()
+    missing = api.get("/api/config/diff", params={"config_path": str(server.workdir / "none.yaml")}).json()
     assert missing["on_disk"] == {} and "no such file" in missing["on_disk_error"] and missing["has_changes"]
     error_of(api.get("/api/config/diff", params={"config_path": ""}), 422)
 
 
 def test_peer_config_file_is_accepted(api: httpx.Client, server: HangarProcess, tmp_path: Path) -> None:
     """mcp-hangar's own ``config.yaml`` shape: groups as ``mode: group`` providers, ``inputSchema``."""
-    peer = tmp_path / "config.yaml"
+    peer = server.workdir / "config.yaml"
     entry = fixture_entry(new_mark(), description="Tiny math/echo provider", idle_ttl_s=300,
                           health_check_interval_s=60, tools=[ADD_TOOL])
     write_yaml(peer, {"providers": {"math": entry, "peerpool": {

@@ -137,14 +137,14 @@ def test_invalid_file_changes_nothing(api: httpx.Client, server: HangarProcess, 
     assert [(g["group_id"], g["version"]) for g in after[1]] == [(g["group_id"], g["version"]) for g in before[1]]
 
 
-def test_reload_bad_requests(api: httpx.Client, tmp_path: Path) -> None:
+def test_reload_bad_requests(api: httpx.Client, server: HangarProcess) -> None:
     before = provider_ids(api)
     assert error_of(api.post("/api/config/reload", content=b"{not json",
                              headers={"content-type": "application/json"}), 400)["error"] == "BadRequest"
     error_of(api.post("/api/config/reload", json={"graceful": "yes"}), 422)
     error_of(api.post("/api/config/reload", json={"unknown": 1}), 422)
     error_of(api.post("/api/config/reload", json={"config_path": ""}), 422)
-    missing = error_of(api.post("/api/config/reload", json={"config_path": str(tmp_path / "nope.yaml")}), 422)
+    missing = error_of(api.post("/api/config/reload", json={"config_path": str(server.workdir / "nope.yaml")}), 422)
     assert "nope.yaml" in missing["message"]
     assert provider_ids(api) == before
 

@@ -37,9 +37,12 @@ def new_key_id() -> str:
 
 
 def _actor(explicit: str | None, ctx: CommandContext) -> str:
-    if explicit:
-        return explicit
-    return ctx.principal if ctx.principal not in ("", "anonymous") else "system"
+    """Who did it: always the caller's principal. A name given in a request body is ignored (a
+    caller must not be able to attribute its acts to someone else); only Hangar's own commands
+    (``system``, e.g. seeding the admin key) may name an actor."""
+    if ctx.principal in ("", "system"):
+        return explicit or "system"
+    return ctx.principal
 
 
 class CreateApiKey(msgspec.Struct, frozen=True, kw_only=True):

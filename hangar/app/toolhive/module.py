@@ -41,8 +41,9 @@ class ToolhiveModule:
         self.view = ToolhiveProjection()
 
         def repo(cls: type[A], kind: str, prefix: str) -> Repository[A]:
-            factory = RepositoryFactory(kind, prefix, cls, cls.from_snapshot)  # type: ignore[arg-type]
-            return factory(store, wait_for, snapshot_every)
+            factory: RepositoryFactory[Any] = RepositoryFactory(kind, prefix, cls, cls.from_snapshot)
+            repository: Repository[A] = factory(store, wait_for, snapshot_every)
+            return repository
 
         self.secrets = SecretVault(repo(SecretsVault, "SecretsVault", "secrets:"), box, self.view, providers, runtime)
         self.secrets.register_with(bus)

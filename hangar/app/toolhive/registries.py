@@ -19,9 +19,9 @@ from hangar.app.catalog import read_document
 from hangar.app.codec import EventMetadata
 from hangar.app.repository import Repository
 from hangar.app.toolhive.projection import ToolhiveProjection
-from hangar.domain.catalog_formats import parse_document
 from hangar.domain.errors import HangarError, ValidationError
 from hangar.domain.toolhive import RegistrySource
+from hangar.formats.catalog import parse_document
 
 log = structlog.get_logger("hangar.registries")
 
