@@ -77,9 +77,11 @@ class Repository(Generic[A]):
 
     async def load(self, aggregate_id: str, *, trust_index: bool = True) -> A:
         cached = self._cache.get(aggregate_id)
-        if cached is not None:
-            return cached
         sid = self.stream_id(aggregate_id)
+        # The read side has seen a newer version (another replica wrote it): the cached entry is
+        # stale, and a decision that appends nothing would never find out through a conflict.
+        if cached is not None and (self._known_version is None or self._known_version(sid) <= cached.version):
+            return cached
         if trust_index and self._known_version is not None and self._known_version(sid) == 0:
             # Never written as far as the read side knows: no need to ask the database. If
             # another writer created it meanwhile, the append (expected version 0) conflicts

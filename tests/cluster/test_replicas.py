@@ -296,7 +296,8 @@ def test_sigkill_an_owner_the_next_call_elsewhere_starts_it_there(cluster: Clust
     # The dead replica's reaper takes its provider processes with it.
     assert wait_until(lambda: not pid_alive(old_process), 5)
     # Once its lease has run out, the leader records the provider as stopped, with the reason.
-    assert wait_until(lambda: state(others[0].base, pid) == "cold", 1.5 + 3)
+    assert wait_until(lambda: state(others[0].base, pid) == "cold", 1.5 + 3), \
+        httpx.get(f"{others[0].base}/api/events?stream_id=provider:{pid}").text[-3000:]
     r = call(others[0].base, pid, 20, 22)
     assert r.status_code == 200, r.text
     assert float(r.json()["result"][0]["text"]) == 42
