@@ -86,6 +86,15 @@ def call(base: str, pid: str, a: int, b: int) -> httpx.Response:
                       timeout=60)
 
 
+def created_on_a_started_via_b(trio: list[HangarProcess]) -> tuple[str, str, int]:
+    """A provider created on A and started by a call through B: its mark, id and one process."""
+    mark = uuid.uuid4().hex
+    pid = create(trio[0].base, mark)
+    assert call(trio[1].base, pid, 1, 2).status_code == 200
+    [process] = pids_with_mark(mark)
+    return mark, pid, process
+
+
 def state(base: str, pid: str) -> str:
     return str(httpx.get(f"{base}/api/providers/{pid}", timeout=10).json()["state"])
 
@@ -184,10 +193,7 @@ def test_two_hundred_calls_through_three_replicas_reach_one_process(trio: list[H
 
 def test_starting_and_stopping_a_replica_changes_nothing_of_the_others(cluster: Cluster,
                                                                        trio: list[HangarProcess]) -> None:
-    mark = uuid.uuid4().hex
-    pid = create(trio[0].base, mark)
-    assert call(trio[1].base, pid, 1, 2).status_code == 200
-    [process] = pids_with_mark(mark)
+    mark, pid, process = created_on_a_started_via_b(trio)
     d = cluster.add()
     try:
         assert state(d.base, pid) == "ready"
@@ -285,10 +291,7 @@ def test_sigkill_the_leader_another_takes_over_and_scans_go_on_once(cluster: Clu
 
 def test_sigkill_an_owner_the_next_call_elsewhere_starts_it_there(cluster: Cluster,
                                                                   trio: list[HangarProcess]) -> None:
-    mark = uuid.uuid4().hex
-    pid = create(trio[0].base, mark)
-    assert call(trio[1].base, pid, 1, 1).status_code == 200
-    [old_process] = pids_with_mark(mark)
+    mark, pid, old_process = created_on_a_started_via_b(trio)
     address = owner(trio[0], pid)
     victim = next(p for p in trio if p.base == address)
     others = [p for p in trio if p is not victim]
