@@ -1,6 +1,6 @@
 """The MCP front door: Hangar itself served as one MCP server over Streamable HTTP at ``/mcp``.
 
-``tools/list`` shows every provider's and group's tools named ``{provider_or_group}.{tool}`` and
+``tools/list`` shows every provider's and group's tools named ``{provider_or_group}__{tool}`` and
 ``tools/call`` routes them (``hangar.app.mcp_catalog``); every call is an ordinary command on the
 bus (``InvokeTool`` / ``InvokeGroupTool``), so history, breakers, metrics and audit are the same
 as for REST calls. Failures of a call come back as ``isError`` results (text plus the REST error
@@ -50,7 +50,8 @@ class McpAccess(Protocol):
         ...
 
     def visible(self, principal: str, target: str, tool: str, is_group: bool) -> bool:
-        """May ``principal`` see and call ``{target}.{tool}``?"""
+        """May ``principal`` see and call ``tool`` of ``target``? Prompts and resources are asked
+        about as ``prompt:{name}`` and ``resource:{uri}`` (policies name them the same way)."""
         ...
 
 
@@ -79,7 +80,10 @@ class McpFrontDoor:
     def __init__(self, services: Services, access: McpAccess | None = None) -> None:
         self.services = services
         self.access: McpAccess = access or GuardedAccess(services)
-        self.catalog = McpCatalog(services.bus, services.providers, services.groups)
+        self.catalog = McpCatalog(
+            services.bus, services.providers, services.groups,
+            getattr(services, "offerings", None), services.config.mcp.name_separator,
+        )
         self.server: McpServer | None = None
         self.ready = asyncio.Event()
         self._stop = asyncio.Event()
@@ -119,9 +123,9 @@ class McpFrontDoor:
         finally:
             self.server = None
 
-    async def _tools_changed(self) -> None:
+    async def _tools_changed(self, kinds: frozenset[str]) -> None:
         if self.server is not None:
-            await self.server.tools_changed()
+            await self.server.lists_changed(kinds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

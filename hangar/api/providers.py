@@ -36,6 +36,7 @@ class CreateProviderRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=
     tools: list[ToolSpec] | None = None
     call_timeout_s: CallTimeout = 30.0
     secret_env: list[str] = []
+    discover_on_register: bool = True
 
     def spec(self) -> ProviderSpec:
         fields = msgspec.structs.asdict(self)
@@ -57,6 +58,7 @@ class UpdateProviderRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=
     tools: list[ToolSpec] | msgspec.UnsetType | None = msgspec.UNSET
     call_timeout_s: CallTimeout | msgspec.UnsetType = msgspec.UNSET
     secret_env: list[str] | msgspec.UnsetType = msgspec.UNSET
+    discover_on_register: bool | msgspec.UnsetType = msgspec.UNSET
 
     def changes(self) -> dict[str, Any]:
         return {

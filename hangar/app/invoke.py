@@ -163,11 +163,25 @@ class Invoker:
             await self._finish(requested, stream, failed, meta)
             await self._lifecycle.record_breaker(h, breaker_before)
             raise
+        except asyncio.CancelledError:
+            # The caller gave up (an MCP client's notifications/cancelled): the provider has been
+            # told; history says so. Not the provider's fault, so the breaker is left alone.
+            cancelled = ev.ToolInvocationFailed(
+                provider_id=pid, tool_name=cmd.tool, call_id=call_id,
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                error="cancelled by the caller", error_type="Cancelled", group_id=cmd.group_id,
+            )
+            await asyncio.shield(self._finish(requested, stream, cancelled, meta))
+            raise
         finally:
             h.inflight -= 1
             h.last_used = time.monotonic()
         duration_ms = (time.perf_counter() - started) * 1000
-        h.breaker.success()
+        if outcome.is_error:
+            # A tool that answers isError failed all the same: it counts towards the breaker.
+            h.breaker.failure(time.monotonic())
+        else:
+            h.breaker.success()
         completed = ev.ToolInvocationCompleted(
             provider_id=pid, tool_name=cmd.tool, call_id=call_id, duration_ms=round(duration_ms, 3),
             result_size=len(_size_encoder.encode(outcome.content)), is_error=outcome.is_error,

@@ -88,6 +88,7 @@ class Services:
         self.config_sync.add_section(self.group_module.section)
         self.projector.projections.append(self.config_sync.projection)
         self._wire_discovery_and_catalog(store, config)
+        self._wire_mcp(store)
         self.alerts = Alerts(self)
         self.metrics.bind(self)
         obs = config.observability
@@ -108,6 +109,7 @@ class Services:
         await self.auth.start()
         await self.lifecycle.start()
         await self.reconcile_after_restart()
+        await self.mcp_discovery.start()
         await self.apply_config_providers()
         await self.group_module.start()
         # Records which ids the file manages and removes those an earlier file declared.
@@ -150,10 +152,25 @@ class Services:
         self.catalog = Catalog(catalog_repository(store, self.projector.wait_for, snap), self.bus, self.catalog_view)
         self.catalog.register_with(self.bus)
 
+    def _wire_mcp(self, store: EventStore) -> None:
+        """What the MCP front door needs: offerings read model, discovery on registration."""
+        from hangar.app.mcp_discovery import McpDiscovery
+        from hangar.app.projections.offerings import OfferingsProjection
+
+        self.offerings = OfferingsProjection()
+        self.projector.projections.append(self.offerings)
+        self.mcp_discovery = McpDiscovery(
+            self.bus, store, self.lifecycle, self.providers, self.offerings, self.instance_id
+        )
+        self.projector.add_listener(self.mcp_discovery)
+        if hasattr(self.connector, "on_offerings_changed"):
+            self.connector.on_offerings_changed = self.mcp_discovery.offerings_changed
+
     def _config_dir(self) -> Path | None:
         return Path(self.config_path).resolve().parent if self.config_path else None
 
     async def close(self) -> None:
+        await self.mcp_discovery.close()
         await self.discovery.close()
         await self.config_sync.stop_watching()
         await self.metrics_history.stop()

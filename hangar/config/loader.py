@@ -168,4 +168,5 @@ def to_spec(pc: ProviderConfig) -> ProviderSpec:
         tools=pc.tools,
         call_timeout_s=pc.call_timeout_s,
         secret_env=list(pc.secret_env),
+        discover_on_register=pc.discover_on_register,
     )

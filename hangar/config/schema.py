@@ -35,6 +35,7 @@ class ProviderConfig(Strict):
     call_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
     secret_env: list[str] = []
     """Env names whose values are secret even if their names do not look it."""
+    discover_on_register: bool = True
 
 
 class ServerConfig(Strict):
@@ -175,6 +176,13 @@ class CatalogConfig(Strict):
     Relative paths are taken from the config file's directory."""
 
 
+class McpConfig(Strict):
+    """The ``/mcp`` front door (docs/mcp.md)."""
+
+    name_separator: Literal["__", "_", "-", "--", "."] = "__"
+    """Between provider (or group) and tool or prompt name; '.' gives names some LLM APIs refuse."""
+
+
 class HangarConfig(Strict):
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     event_store: EventStoreConfig = msgspec.field(default_factory=EventStoreConfig)
@@ -188,3 +196,4 @@ class HangarConfig(Strict):
     groups: dict[str, GroupConfig] = {}
     discovery: DiscoveryConfig = msgspec.field(default_factory=DiscoveryConfig)
     catalog: CatalogConfig = msgspec.field(default_factory=CatalogConfig)
+    mcp: McpConfig = msgspec.field(default_factory=McpConfig)

@@ -43,6 +43,8 @@ class ProviderSpec(msgspec.Struct, frozen=True, kw_only=True):
     call_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
     secret_env: list[str] = []
     """Env names whose values are secret even if their names do not look it."""
+    discover_on_register: bool = True
+    """Start once in the background when registered, so its tools are known before first use."""
 
 
 def check_provider_id(provider_id: str) -> None:

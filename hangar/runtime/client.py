@@ -9,7 +9,7 @@ from __future__ import annotations
 import abc
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import msgspec
@@ -25,6 +25,10 @@ MAX_TOOL_PAGES = 1000
 
 NotificationHandler = Callable[[str, Any], None]
 """``(method, params)`` for every notification the provider sends, e.g. tools/list_changed."""
+ServerRequestHandler = Callable[[str, Any], Awaitable[Any]]
+"""Answers a request the provider sends (sampling, elicitation, roots): returns the result or
+raises ``RelayRefused``; set on a client to relay them instead of refusing them."""
+RELAYED_CAPABILITIES: dict[str, Any] = {"sampling": {}, "elicitation": {}, "roots": {}}
 
 
 class ServerInfo(msgspec.Struct, frozen=True):
@@ -143,6 +147,7 @@ class BaseMcpClient(abc.ABC):
         self._client_info = {"name": client_name, "version": client_version}
         self._on_notification = on_notification
         self._server_info: ServerInfo | None = None
+        self.server_request_handler: ServerRequestHandler | None = None
 
     @abc.abstractmethod
     async def _request(self, method: str, params: Any, timeout_s: float) -> msgspec.Raw:
@@ -162,7 +167,8 @@ class BaseMcpClient(abc.ABC):
     async def _handshake(self, timeout_s: float) -> ServerInfo:
         params = {
             "protocolVersion": self._protocol_version,
-            "capabilities": {},
+            # Only what can be relayed to a calling client is advertised.
+            "capabilities": RELAYED_CAPABILITIES if self.server_request_handler is not None else {},
             "clientInfo": self._client_info,
         }
         raw = await self._request("initialize", params, timeout_s)
