@@ -8,7 +8,11 @@ PORT ?= 8000
 DB ?= sqlite+aiosqlite:///./data/hangar.db
 PYTEST_ARGS ?=
 
-.PHONY: serve test lint bench venv clean
+# Official third-party MCP servers the pass-through tests run as providers (skipped without npm).
+NPM_SERVERS_DIR ?= .npm-servers
+NPM_SERVERS := @modelcontextprotocol/server-everything@2026.8.31 @modelcontextprotocol/server-filesystem@2026.8.31
+
+.PHONY: serve test lint bench venv clean npm-servers
 
 venv: $(VENV)/.installed
 
@@ -24,8 +28,16 @@ serve: venv
 	$(BIN)/hangar migrate --db '$(DB)'
 	$(BIN)/hangar serve --config $(CONFIG) --host $(HOST) --port $(PORT) --db '$(DB)'
 
-test: venv
+test: venv npm-servers
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+npm-servers: $(NPM_SERVERS_DIR)/.installed
+
+$(NPM_SERVERS_DIR)/.installed: Makefile
+	@if command -v npm >/dev/null 2>&1; then \
+		mkdir -p $(NPM_SERVERS_DIR) && \
+		npm install --silent --no-audit --no-fund --prefix $(NPM_SERVERS_DIR) $(NPM_SERVERS) && touch $@; \
+	else echo "npm not found: the tests with third-party MCP servers will be skipped"; fi
 
 lint: venv
 	$(BIN)/ruff check hangar tests bench

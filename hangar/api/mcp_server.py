@@ -387,7 +387,16 @@ class _FrontRelay:
             raise RelayRefused(exc.error.code, exc.error.message) from None
 
 
+def _tool(e: ToolEntry) -> types.Tool:
+    spec = e.spec
+    if spec is None or (spec.title is None and spec.output_schema is None and spec.annotations is None
+                        and spec.execution is None):
+        return types.Tool(name=e.name, description=e.description or None, input_schema=e.input_schema)
+    body: dict[str, Any] = {"name": e.name, "description": e.description or None, "inputSchema": e.input_schema,
+                            "title": spec.title, "outputSchema": spec.output_schema,
+                            "annotations": spec.annotations, "execution": spec.execution}
+    return types.Tool.model_validate({k: v for k, v in body.items() if v is not None})
+
+
 def _list_result(entries: list[ToolEntry]) -> types.ListToolsResult:
-    return types.ListToolsResult(tools=[
-        types.Tool(name=e.name, description=e.description or None, input_schema=e.input_schema) for e in entries
-    ])
+    return types.ListToolsResult(tools=[_tool(e) for e in entries])

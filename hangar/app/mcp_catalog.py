@@ -39,6 +39,7 @@ from hangar.domain import group_events as ge
 from hangar.domain.errors import NotFoundError
 from hangar.domain.event_base import Event
 from hangar.domain.mcp_events import ProviderOfferingsDiscovered
+from hangar.domain.provider_spec import ToolSpec
 
 log = structlog.get_logger("hangar.mcp")
 
@@ -60,6 +61,7 @@ class ToolEntry(msgspec.Struct, frozen=True):
     is_group: bool
     description: str
     input_schema: dict[str, Any]
+    spec: ToolSpec | None = None
 
 
 class PromptEntry(msgspec.Struct, frozen=True):
@@ -144,7 +146,7 @@ class McpCatalog:
         for pid in sorted(self._providers.views):
             for t in sorted(self._providers.views[pid].visible_tools, key=lambda t: t.name):
                 out.append(ToolEntry(tools_table.add(pid, t.name), pid, t.name, False, t.description,
-                                     t.input_schema or EMPTY_SCHEMA))
+                                     t.input_schema or EMPTY_SCHEMA, t))
         for gid in sorted(self._groups.views):
             if gid in self._providers.views:
                 continue
@@ -159,7 +161,7 @@ class McpCatalog:
                         tools.append(t)
             for t in sorted(tools, key=lambda t: t.name):
                 out.append(ToolEntry(tools_table.add(gid, t.name), gid, t.name, True, t.description,
-                                     t.input_schema or EMPTY_SCHEMA))
+                                     t.input_schema or EMPTY_SCHEMA, t))
         prompts: list[PromptEntry] = []
         resources: list[ResourceEntry] = []
         templates: list[ResourceEntry] = []

@@ -45,8 +45,10 @@ MAX_PAGES = 100
 class McpDiscovery:
     def __init__(
         self, bus: CommandBus, store: EventStore, lifecycle: Lifecycle, providers: ProvidersProjection,
-        offerings: OfferingsProjection, instance_id: str,
+        offerings: OfferingsProjection, instance_id: str, enabled: bool = True,
     ) -> None:
+        self.enabled = enabled
+        """``mcp.discover_on_register`` of the config: off starts nothing on registration."""
         self._bus = bus
         self._store = store
         self._lifecycle = lifecycle
@@ -61,7 +63,7 @@ class McpDiscovery:
     def __call__(self, rec: RecordedEvent, event: Event) -> None:
         if not self._live:
             return
-        if isinstance(event, ev.ProviderRegistered) and event.spec.discover_on_register:
+        if isinstance(event, ev.ProviderRegistered) and event.spec.discover_on_register and self.enabled:
             self._spawn(self._discover(event.provider_id))
         elif isinstance(event, ev.ProviderStarted):
             self._spawn(self._learn_offerings(event.provider_id))
@@ -73,7 +75,7 @@ class McpDiscovery:
 
     async def start(self) -> None:
         self._live = True
-        for view in list(self._providers.views.values()):
+        for view in list(self._providers.views.values()) if self.enabled else []:
             if view.spec.discover_on_register and view.last_started is None and view.state == "cold":
                 self._spawn(self._discover(view.provider_id))
 

@@ -160,7 +160,8 @@ class Services:
         self.offerings = OfferingsProjection()
         self.projector.projections.append(self.offerings)
         self.mcp_discovery = McpDiscovery(
-            self.bus, store, self.lifecycle, self.providers, self.offerings, self.instance_id
+            self.bus, store, self.lifecycle, self.providers, self.offerings, self.instance_id,
+            self.config.mcp.discover_on_register,
         )
         self.projector.add_listener(self.mcp_discovery)
         if hasattr(self.connector, "on_offerings_changed"):

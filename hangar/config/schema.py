@@ -181,6 +181,8 @@ class McpConfig(Strict):
 
     name_separator: Literal["__", "_", "-", "--", "."] = "__"
     """Between provider (or group) and tool or prompt name; '.' gives names some LLM APIs refuse."""
+    discover_on_register: bool = True
+    """Off: no provider is started to learn its tools (each provider's own flag is then moot)."""
 
 
 class HangarConfig(Strict):

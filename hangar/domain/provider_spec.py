@@ -23,6 +23,12 @@ class ToolSpec(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
     description: str = ""
     input_schema: dict[str, Any] = {}
+    # What MCP clients need besides the above, passed through from the provider's tools/list.
+    title: str | None = None
+    output_schema: dict[str, Any] | None = None
+    annotations: dict[str, Any] | None = None
+    execution: dict[str, Any] | None = None
+    """e.g. ``{"taskSupport": "required"}`` (MCP tasks)."""
 
 
 class ProviderSpec(msgspec.Struct, frozen=True, kw_only=True):

@@ -28,7 +28,7 @@ NotificationHandler = Callable[[str, Any], None]
 ServerRequestHandler = Callable[[str, Any], Awaitable[Any]]
 """Answers a request the provider sends (sampling, elicitation, roots): returns the result or
 raises ``RelayRefused``; set on a client to relay them instead of refusing them."""
-RELAYED_CAPABILITIES: dict[str, Any] = {"sampling": {}, "elicitation": {}, "roots": {}}
+RELAYED_CAPABILITIES: dict[str, Any] = {"sampling": {}, "elicitation": {"form": {}, "url": {}}, "roots": {}}
 
 
 class ServerInfo(msgspec.Struct, frozen=True):
@@ -46,6 +46,7 @@ class ToolInfo(msgspec.Struct, frozen=True):
     title: str | None = None
     output_schema: dict[str, Any] | None = None
     annotations: dict[str, Any] | None = None
+    execution: dict[str, Any] | None = None
 
 
 class ToolResult(msgspec.Struct, frozen=True):
@@ -102,6 +103,7 @@ class _Tool(msgspec.Struct, rename="camel"):
     title: str | None = None
     output_schema: dict[str, Any] | None = None
     annotations: dict[str, Any] | None = None
+    execution: dict[str, Any] | None = None
 
 
 class _ListToolsResult(msgspec.Struct, rename="camel"):
@@ -205,6 +207,7 @@ class BaseMcpClient(abc.ABC):
                     title=t.title,
                     output_schema=t.output_schema,
                     annotations=t.annotations,
+                    execution=t.execution,
                 )
                 for t in page.tools
             )

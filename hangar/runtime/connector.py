@@ -93,7 +93,9 @@ class Connection:
 
     async def list_tools(self) -> list[ToolSpec]:
         tools = await self._guard(self.client.list_tools())
-        return [ToolSpec(name=t.name, description=t.description, input_schema=t.input_schema) for t in tools]
+        return [ToolSpec(name=t.name, description=t.description, input_schema=t.input_schema, title=t.title,
+                         output_schema=t.output_schema, annotations=t.annotations, execution=t.execution)
+                for t in tools]
 
     async def call_tool(self, name: str, arguments: dict[str, Any], timeout_s: float) -> CallOutcome:
         relay = CURRENT_RELAY.get()

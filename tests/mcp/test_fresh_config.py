@@ -31,7 +31,7 @@ async def listed(base: str) -> set[str]:
 
 async def test_shipped_config_lists_every_tool_before_first_use_and_after_restart(tmp_path: Path) -> None:
     shutil.copytree(REPO / "config", tmp_path / "config")
-    proc = HangarProcess(tmp_path, config=tmp_path / "config" / "hangar.yaml")
+    proc = HangarProcess(tmp_path, config=tmp_path / "config" / "hangar.yaml", discover=True)
     want = {f"{p}__{t}" for p in ("math", "math-backup", "math-pool") for t in MATH}
     proc.start()
     try:

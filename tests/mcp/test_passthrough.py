@@ -33,7 +33,7 @@ STRICT = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HangarProcess]:
-    proc = HangarProcess(Path(tmp_path_factory.mktemp("mcp-rich"))).start()
+    proc = HangarProcess(Path(tmp_path_factory.mktemp("mcp-rich")), discover=True).start()
     try:
         deadline = time.monotonic() + 30
         while httpx.get(proc.base + "/mcp").status_code == 503 and time.monotonic() < deadline:
