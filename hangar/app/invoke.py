@@ -41,6 +41,8 @@ class InvokeTool(msgspec.Struct, frozen=True, kw_only=True):
     arguments: dict[str, Any] = {}
     timeout_s: float | None = None
     group_id: str | None = None
+    call_id: str | None = None
+    """Set by asynchronous invocations: the task id doubles as the call id in the events."""
 
 
 class InvokeResult(msgspec.Struct, kw_only=True):
@@ -137,7 +139,7 @@ class Invoker:
                 self._validators.check(found, cmd.arguments)
         view = self._providers.get(pid)
         timeout = cmd.timeout_s or (view.spec.call_timeout_s if view else 30.0)
-        call_id = new_id()
+        call_id = cmd.call_id or new_id()
         stream = calls_stream_id(pid)
         # The request is queued for the group-commit writer without waiting: its fsync overlaps
         # the call itself. Both events are awaited before answering, so a 2xx means durable.

@@ -154,6 +154,7 @@ class Services:
 
     def _wire_mcp(self, store: EventStore) -> None:
         """What the MCP front door needs: offerings read model, discovery on registration."""
+        from hangar.app.async_invoke import AsyncInvocations
         from hangar.app.mcp_discovery import McpDiscovery
         from hangar.app.projections.offerings import OfferingsProjection
 
@@ -164,6 +165,7 @@ class Services:
             self.config.mcp.discover_on_register,
         )
         self.projector.add_listener(self.mcp_discovery)
+        self.async_invocations = AsyncInvocations(self.bus)
         if hasattr(self.connector, "on_offerings_changed"):
             self.connector.on_offerings_changed = self.mcp_discovery.offerings_changed
 
@@ -171,6 +173,7 @@ class Services:
         return Path(self.config_path).resolve().parent if self.config_path else None
 
     async def close(self) -> None:
+        await self.async_invocations.close()
         await self.mcp_discovery.close()
         await self.discovery.close()
         await self.config_sync.stop_watching()
