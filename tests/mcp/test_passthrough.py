@@ -220,3 +220,19 @@ async def test_list_changed_on_add_remove_and_provider_notice(server: HangarProc
         assert "notifications/tools/list_changed" in rec.notices
         assert not any(t.name.startswith(pid) for t in (await h.list_tools()).tools)
         assert not any(p.name.startswith(pid) for p in (await h.list_prompts()).prompts)
+
+
+async def test_2026_client_reads_resources_and_prompts(server: HangarProcess, tmp_path: Path) -> None:
+    from mcp import Client
+
+    pid = await asyncio.to_thread(add_rich, server.base, tmp_path)
+    async with Client(server.base + "/mcp") as client:
+        assert client.protocol_version == "2026-07-28"
+        assert f"{pid}__add" in {t.name for t in (await client.list_tools()).tools}
+        uris = {r.uri for r in (await client.list_resources()).resources}
+        assert exposed_uri(pid, "memo://readme") in uris
+        read = await client.read_resource(exposed_uri(pid, "memo://notes/beta"))
+        block = read.contents[0]
+        assert isinstance(block, types.TextResourceContents) and block.text == "note about beta"
+        prompt = await client.get_prompt(f"{pid}__greet", {"name": "Ada"})
+        assert "Hello, Ada!" in str(prompt.messages[0].content)
