@@ -40,6 +40,8 @@ log = structlog.get_logger("hangar.mcp")
 
 LIST_TIMEOUT_S = 10.0
 MAX_PAGES = 100
+# Registering many providers at once (a catalog deploy, a discovery scan) starts them a few at a time.
+CONCURRENT_STARTS = 4
 
 
 class McpDiscovery:
@@ -57,6 +59,7 @@ class McpDiscovery:
         self._instance = instance_id
         self._tasks: set[asyncio.Task[None]] = set()
         self._live = False
+        self._starts = asyncio.Semaphore(CONCURRENT_STARTS)
 
     # --- reactions ----------------------------------------------------------------------------
 
@@ -99,7 +102,8 @@ class McpDiscovery:
 
     async def _discover(self, provider_id: str) -> None:
         try:
-            await self._bus.execute(StartProvider(provider_id=provider_id), SYSTEM)
+            async with self._starts:
+                await self._bus.execute(StartProvider(provider_id=provider_id), SYSTEM)
         except HangarError as exc:
             # Recorded as ProviderStartFailed by the lifecycle; its reason is in the REST views.
             log.info("provider_discovery_failed", provider_id=provider_id, error=exc.message)
