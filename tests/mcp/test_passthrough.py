@@ -236,3 +236,21 @@ async def test_2026_client_reads_resources_and_prompts(server: HangarProcess, tm
         assert isinstance(block, types.TextResourceContents) and block.text == "note about beta"
         prompt = await client.get_prompt(f"{pid}__greet", {"name": "Ada"})
         assert "Hello, Ada!" in str(prompt.messages[0].content)
+
+
+async def test_a_provider_that_cannot_start_shows_why_and_lists_nothing(server: HangarProcess) -> None:
+    pid = f"broken-{uuid.uuid4().hex[:6]}"
+    body = {"provider_id": pid, "mode": "subprocess",
+            "command": [sys.executable, "-c", "import sys; sys.stderr.write('no config here\\n'); sys.exit(3)"]}
+    async with httpx.AsyncClient(base_url=server.base) as http:
+        assert (await http.post("/api/providers", json=body)).status_code == 201
+        view: dict[str, Any] = {}
+        for _ in range(200):
+            view = (await http.get(f"/api/providers/{pid}")).json()
+            if view["health"]["last_error"]:
+                break
+            await asyncio.sleep(0.05)
+    assert "no config here" in view["health"]["last_error"] or "exited" in view["health"]["last_error"], view
+    assert view["state"] == "dead" and view["tools_count"] == 0  # a failed start is recorded as such
+    async with hangar_session(server.base, Recorder()) as h:
+        assert not any(t.name.startswith(pid) for t in (await h.list_tools()).tools)
