@@ -4,23 +4,18 @@ after a restart with no provider running."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
-import time
 from pathlib import Path
 
 import httpx
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
+from tests.mcp.support import serving_mcp
 from tests.support import REPO, HangarProcess
 
 MATH = {"add", "subtract", "multiply", "divide", "power"}
-
-
-def wait_ready(proc: HangarProcess) -> None:
-    deadline = time.monotonic() + 30
-    while httpx.get(proc.base + "/mcp").status_code == 503 and time.monotonic() < deadline:
-        time.sleep(0.05)
 
 
 async def listed(base: str) -> set[str]:
@@ -29,22 +24,20 @@ async def listed(base: str) -> set[str]:
         return {t.name for t in (await session.list_tools()).tools}
 
 
-async def test_shipped_config_lists_every_tool_before_first_use_and_after_restart(tmp_path: Path) -> None:
+def test_shipped_config_lists_every_tool_before_first_use_and_after_restart(tmp_path: Path) -> None:
     shutil.copytree(REPO / "config", tmp_path / "config")
     proc = HangarProcess(tmp_path, config=tmp_path / "config" / "hangar.yaml", discover=True)
     want = {f"{p}__{t}" for p in ("math", "math-backup", "math-pool") for t in MATH}
-    proc.start()
     try:
-        wait_ready(proc)
-        assert want <= await listed(proc.base)
+        serving_mcp(proc)
+        assert want <= asyncio.run(listed(proc.base))
     finally:
         proc.stop()
-    proc.start()
     try:
-        wait_ready(proc)
+        serving_mcp(proc)
         states = {p["provider_id"]: p["state"] for p in httpx.get(proc.base + "/api/providers").json()["providers"]}
         assert states == {"math": "cold", "math-backup": "cold"}
-        assert want <= await listed(proc.base)
+        assert want <= asyncio.run(listed(proc.base))
         states = {p["provider_id"]: p["state"] for p in httpx.get(proc.base + "/api/providers").json()["providers"]}
         assert states == {"math": "cold", "math-backup": "cold"}  # learned from the log, nothing started
     finally:

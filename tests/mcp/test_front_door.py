@@ -8,7 +8,6 @@ in its default ``auto`` mode, changes on a ``subscriptions/listen`` stream).
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
+from tests.mcp.support import serving_mcp
 from tests.support import HangarProcess, fixture_provider
 
 ADD = {"name": "add", "description": "Add two numbers.",
@@ -33,13 +33,9 @@ FAIL = {"name": "fail", "description": "Fail as a tool.",
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HangarProcess]:
-    proc = HangarProcess(Path(tmp_path_factory.mktemp("mcp"))).start()
+    proc = HangarProcess(Path(tmp_path_factory.mktemp("mcp")))
     try:
-        deadline = time.monotonic() + 30
-        # The SDK loads in the background after start-up: /mcp answers 503 until it is ready.
-        while httpx.get(proc.base + "/mcp").status_code == 503 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        yield proc
+        yield serving_mcp(proc)
     finally:
         proc.stop()
 

@@ -25,7 +25,8 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from hangar.app.mcp_catalog import exposed_uri
-from tests.support import REPO, HangarProcess
+from tests.mcp.support import dump, serving_mcp
+from tests.support import REPO, HangarProcess, wait_until
 
 RICH = REPO / "tests" / "fixtures" / "rich_server.py"
 STRICT = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -33,12 +34,9 @@ STRICT = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HangarProcess]:
-    proc = HangarProcess(Path(tmp_path_factory.mktemp("mcp-rich")), discover=True).start()
+    proc = HangarProcess(Path(tmp_path_factory.mktemp("mcp-rich")), discover=True)
     try:
-        deadline = time.monotonic() + 30
-        while httpx.get(proc.base + "/mcp").status_code == 503 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        yield proc
+        yield serving_mcp(proc)
     finally:
         proc.stop()
 
@@ -93,13 +91,6 @@ async def direct_session(marks: Path, rec: Recorder) -> AsyncIterator[ClientSess
         yield session
 
 
-def dump(model: Any) -> Any:
-    data = model.model_dump(mode="json", by_alias=True, exclude_none=True)
-    for key in ("_meta", "ttlMs", "cacheScope", "resultType"):
-        data.pop(key, None)
-    return data
-
-
 async def test_everything_passes_through_like_a_direct_connection(server: HangarProcess, tmp_path: Path) -> None:
     pid = await asyncio.to_thread(add_rich, server.base, tmp_path)
     via, direct = Recorder(), Recorder()
@@ -134,7 +125,8 @@ async def test_everything_passes_through_like_a_direct_connection(server: Hangar
 
         prompts = [p for p in dump(await h.list_prompts())["prompts"] if p["name"].startswith(f"{pid}__")]
         assert prompts == [{**p, "name": f"{pid}__{p['name']}"} for p in dump(await d.list_prompts())["prompts"]]
-        assert dump(await h.get_prompt(f"{pid}__greet", {"name": "Ada"})) == dump(await d.get_prompt("greet", {"name": "Ada"}))
+        got_p = await h.get_prompt(f"{pid}__greet", {"name": "Ada"})
+        assert dump(got_p) == dump(await d.get_prompt("greet", {"name": "Ada"}))
 
         got = await h.complete(types.PromptReference(name=f"{pid}__review"), {"name": "language", "value": "p"})
         want = await d.complete(types.PromptReference(name="review"), {"name": "language", "value": "p"})
@@ -172,9 +164,7 @@ async def test_client_cancel_reaches_the_provider_and_history(server: HangarProc
         with pytest.raises(asyncio.CancelledError):
             await call
         assert time.monotonic() - started < 1.0
-        deadline = time.monotonic() + 3
-        while not (tmp_path / "cancelled").exists() and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        await asyncio.to_thread(wait_until, (tmp_path / "cancelled").exists, 3)
         assert (tmp_path / "cancelled").read_text() == "yes"
         async with httpx.AsyncClient() as http:
             for _ in range(60):

@@ -4,15 +4,12 @@ resource and prompt of server-everything answers through ``/mcp`` as on a direct
 
 from __future__ import annotations
 
-import asyncio
 import shutil
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import mcp_types as types
 import pytest
 from mcp import StdioServerParameters
@@ -21,6 +18,7 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from hangar.app.mcp_catalog import exposed_uri
+from tests.mcp.support import dump, serving_mcp
 from tests.support import REPO, HangarProcess
 
 MODULES = REPO / ".npm-servers" / "node_modules" / "@modelcontextprotocol"
@@ -47,7 +45,8 @@ ARGS: dict[str, dict[str, Any]] = {
 }
 # Answers that depend on the process (its environment, a toggled state), compared by shape only.
 BY_SHAPE = {"get-env", "toggle-simulated-logging", "toggle-subscriber-updates", "gzip-file-as-resource"}
-PROMPT_ARGS = {"args-prompt": {"city": "Oslo", "state": "N/A"}, "completable-prompt": {"department": "Sales", "name": "Ann"},
+PROMPT_ARGS = {"args-prompt": {"city": "Oslo", "state": "N/A"},
+               "completable-prompt": {"department": "Sales", "name": "Ann"},
                "resource-prompt": {"resourceType": "Text", "resourceId": "1"}}
 
 
@@ -79,12 +78,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[HangarPro
         f"  everything: {{mode: subprocess, command: [{NODE}, {EVERYTHING}, stdio]}}\n"
         f"  files: {{mode: subprocess, command: [{NODE}, {FILESYSTEM}, {files}]}}\n"
     )
-    proc = HangarProcess(work, config=cfg, discover=True).start()
+    proc = HangarProcess(work, config=cfg, discover=True)
     try:
-        deadline = time.monotonic() + 30
-        while httpx.get(proc.base + "/mcp").status_code == 503 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        yield proc, files
+        yield serving_mcp(proc), files
     finally:
         proc.stop()
 
@@ -103,13 +99,6 @@ async def direct(*args: str) -> AsyncIterator[ClientSession]:
     async with stdio_client(params) as (read, write), ClientSession(read, write, **CALLBACKS) as session:
         await session.initialize()
         yield session
-
-
-def dump(model: Any) -> Any:
-    data = model.model_dump(mode="json", by_alias=True, exclude_none=True)
-    for key in ("_meta", "ttlMs", "cacheScope", "resultType"):
-        data.pop(key, None)
-    return data
 
 
 def shape(data: Any) -> Any:
