@@ -154,8 +154,18 @@ class Lifecycle:
         h = self.handles.get(provider_id)
         if h is None or (h.connection is None and h.starting is None):
             return
+        was_running = h.connection is not None
         await self.stop(provider_id, "definition_changed", ctx)
-        await self.ensure_started(provider_id, ctx)
+        if was_running:
+            await self.ensure_started(provider_id, ctx)
+        else:
+            # Only starting (e.g. started in the background to learn its tools): the update does
+            # not depend on that start; a failure is recorded as ProviderStartFailed.
+            self._spawn(self._start_quietly(provider_id, ctx))
+
+    async def _start_quietly(self, provider_id: str, ctx: CommandContext) -> None:
+        with contextlib.suppress(HangarError):
+            await self.ensure_started(provider_id, ctx)
 
     # --- crashes and restarts -----------------------------------------------------------------
 
