@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= config/hangar.yaml
-HOST ?= 127.0.0.1
-PORT ?= 8000
+# HOST and PORT are empty by default: the config file's server.host/port then apply (127.0.0.1:8000
+# when the file says nothing). Set them to override: make serve PORT=9000 DB=... CONFIG=...
+HOST ?=
+PORT ?=
 DB ?= sqlite+aiosqlite:///./data/hangar.db
 PYTEST_ARGS ?=
 
@@ -12,21 +14,32 @@ PYTEST_ARGS ?=
 NPM_SERVERS_DIR ?= .npm-servers
 NPM_SERVERS := @modelcontextprotocol/server-everything@2026.8.31 @modelcontextprotocol/server-filesystem@2026.8.31
 
-.PHONY: serve test lint bench venv clean npm-servers
+.PHONY: serve test lint bench venv runtime clean npm-servers
 
+# `make serve` needs the runtime dependencies only; dev tools and the test fixture distribution
+# are installed by `make test` (and `make lint`, `make bench`).
+runtime: $(VENV)/.runtime
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml tests/fixtures/entrypoint_pkg/pyproject.toml
+$(VENV)/.runtime: pyproject.toml
+	@echo "hangar: creating $(VENV) and installing the runtime dependencies (about a minute the first time)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --progress-bar off --upgrade pip | grep -v '^Requirement already' || true
+	$(BIN)/pip install --progress-bar off -e . | grep -E '^(Collecting|Successfully|ERROR)' || true
+	$(BIN)/python -c 'import hangar.api.app' && touch $@
+
+$(VENV)/.installed: $(VENV)/.runtime tests/fixtures/entrypoint_pkg/pyproject.toml
+	@echo "hangar: installing the development tools and the test fixture distribution"
 	$(BIN)/pip install --quiet -e '.[dev]'
 	# Entry points the discovery tests scan (a real installed distribution).
 	$(BIN)/pip install --quiet --no-deps -e tests/fixtures/entrypoint_pkg
 	touch $@
 
-serve: venv
+serve: runtime
+	@echo "hangar: applying migrations to $(DB)"
 	$(BIN)/hangar migrate --db '$(DB)'
-	$(BIN)/hangar serve --config $(CONFIG) --host $(HOST) --port $(PORT) --db '$(DB)'
+	@echo "hangar: starting with $(CONFIG)"
+	$(BIN)/hangar serve --config $(CONFIG) $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT)) --db '$(DB)'
 
 test: venv npm-servers
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -24,28 +24,18 @@ def _prefer_own_interpreter() -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     _prefer_own_interpreter()
 
     from hangar.api.app import create_app
     from hangar.app.auth.bootstrap import refuse_open_bind
+    from hangar.cli_client.serve import listen_address, run
     from hangar.config.loader import load_config
 
     cfg = load_config(args.config)
-    refuse_open_bind(args.host, cfg.auth.enabled, args.insecure)
+    host, port = listen_address(args.host, args.port, cfg)
+    refuse_open_bind(host, cfg.auth.enabled, args.insecure)
     app = create_app(args.config, args.db, config=cfg, reload_on_sighup=True)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        ws="websockets-sansio",
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-    )
+    run(app, host, port)
     return 0
 
 
@@ -139,14 +129,46 @@ def _catalog_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _definitions_export(args: argparse.Namespace) -> int:
+    """Definitions of a running Hangar into a local directory, one YAML file per resource."""
+    from pathlib import Path
+
+    from hangar.api.definitions import write_dir
+
+    files = _config_request(args, "/api/config/export?format=bundle", None)["files"]
+    assert isinstance(files, dict)
+    write_dir(Path(args.directory), {str(k): str(v) for k, v in files.items()})
+    print(f"{len(files)} files written to {args.directory}")
+    return 0
+
+
+def _definitions_import(args: argparse.Namespace) -> int:
+    """A local directory of definitions into a running Hangar (uploaded as a bundle)."""
+    import json
+    from pathlib import Path
+
+    from hangar.api.definitions import read_dir
+
+    files = read_dir(Path(args.directory))
+    payload = _config_request(args, f"/api/config/import?strategy={args.strategy}", {"files": files})
+    print(json.dumps(payload, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hangar", description="Control plane for MCP servers")
+    from hangar.cli_client.register import add_client_subcommands, package_version
+
+    parser = argparse.ArgumentParser(prog="hangar", description="Control plane for MCP servers",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"hangar {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
+    # Everyday commands against a running Hangar over HTTP (providers, call, groups, events, keys, status).
+    add_client_subcommands(sub)
 
     serve = sub.add_parser("serve", help="run the REST/WebSocket API")
     serve.add_argument("--config", default=os.environ.get("HANGAR_CONFIG"), help="YAML config file")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", default=None, help="default: the config file's server.host (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="default: the config file's server.port (8000)")
     serve.add_argument("--db", default=None, help="event store URL (or HANGAR_DB_URL)")
     serve.add_argument("--insecure", action="store_true",
                        help="allow a non-loopback --host while auth is disabled")
@@ -186,7 +208,14 @@ def build_parser() -> argparse.ArgumentParser:
     export_p = cfg_sub.add_parser("export", help="print the current state as a config file")
     export_p.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")
     export_p.set_defaults(func=_config_export)
-    for p in (reload_p, export_p):
+    def_export = sub.add_parser("export", help="write a running Hangar's definitions as YAML files")
+    def_export.add_argument("directory", help="local directory (its YAML files are replaced)")
+    def_export.set_defaults(func=_definitions_export)
+    def_import = sub.add_parser("import", help="import a directory of YAML definitions into a running Hangar")
+    def_import.add_argument("directory", help="local directory written by 'hangar export'")
+    def_import.add_argument("--strategy", default="seed_only", choices=["seed_only", "overwrite_conflicts"])
+    def_import.set_defaults(func=_definitions_import)
+    for p in (reload_p, export_p, def_export, def_import):
         p.add_argument("--url", default=os.environ.get("HANGAR_URL", "http://127.0.0.1:8000"),
                        help="the running Hangar (or HANGAR_URL)")
         p.add_argument("--api-key", default=os.environ.get("HANGAR_API_KEY"), help="or HANGAR_API_KEY")
@@ -214,6 +243,11 @@ def _mcp_config(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command != "serve":
+        from hangar.observability.logging import configure_logging
+
+        # Log lines of offline commands go to stderr: stdout carries only their result (a key).
+        configure_logging("info")
     try:
         code: int = args.func(args)
     except HangarError as exc:

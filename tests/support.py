@@ -68,7 +68,7 @@ class HangarProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"hangar exited with {self.proc.returncode}: {self.log()}")
             try:
-                if httpx.get(self.base + "/api/system", timeout=1).status_code == 200:
+                if httpx.get(self.base + "/health/ready", timeout=1).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass

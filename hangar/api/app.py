@@ -17,6 +17,7 @@ from hangar.api.deps import provide_services
 from hangar.api.errors import EXCEPTION_HANDLERS
 from hangar.api.guard import AuthGuard, McpPolicyAccess
 from hangar.api.mcp_front import create_front_door
+from hangar.api.newline import JsonNewline
 from hangar.api.routes import ROUTE_HANDLERS
 from hangar.api.system import package_version
 from hangar.app.services import Services
@@ -25,8 +26,10 @@ from hangar.config.schema import HangarConfig
 from hangar.observability.logging import configure_logging
 from hangar.observability.metrics import Metrics
 from hangar.observability.middleware import RequestObservability
+from hangar.observability.tracing import RequestTracing, Tracing, otlp_endpoint
 from hangar.runtime.connector import RuntimeConnector
 from hangar.store import create_event_store, migrate
+from hangar.ui import schema_render_plugins
 
 DEFAULT_DB_URL = "sqlite+aiosqlite:///./data/hangar.db"
 
@@ -44,6 +47,7 @@ def create_app(
     configure_logging(cfg.logging.level, cfg.logging.json)
     # One registry per app, never prometheus-client's global default.
     metrics = Metrics(package_version())
+    tracing = Tracing(otlp_endpoint(cfg.observability.otlp_endpoint), package_version())
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -67,6 +71,7 @@ def create_app(
             if sighup:
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             await services.close()
+            tracing.shutdown()
 
     app = Litestar(
         route_handlers=ROUTE_HANDLERS,
@@ -75,12 +80,13 @@ def create_app(
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         middleware=[AuthGuard],
-        openapi_config=OpenAPIConfig(title="Hangar", version=package_version(), path="/schema"),
+        openapi_config=OpenAPIConfig(title="Hangar", version=package_version(), path="/schema",
+                                     render_plugins=schema_render_plugins()),
         debug=False,
     )
     # Wrapping the app's whole handler (not route middleware) sees unrouted requests and errors
     # too: every request is counted and carries a correlation id in its logs.
-    app.asgi_handler = RequestObservability(app.asgi_handler, metrics)
+    app.asgi_handler = RequestObservability(RequestTracing(JsonNewline(app.asgi_handler)), metrics)
     return app
 
 

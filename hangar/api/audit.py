@@ -9,6 +9,7 @@ import msgspec
 from litestar import Controller, get
 from litestar.params import Parameter
 
+from hangar.api.paging import Cursor, page_rows, paged
 from hangar.app.services import Services
 
 Limit = Annotated[int, Parameter(ge=1, le=1000)]
@@ -38,7 +39,16 @@ class AuditController(Controller):
         principal: Filter = None,
         outcome: Annotated[Literal["success", "failure"] | None, Parameter()] = None,
         limit: Limit = 100,
-    ) -> AuditBody:
+        cursor: Cursor = None,
+    ) -> AuditBody | dict[str, Any]:
+        if cursor is not None:  # newest first: the key is the record's log position, negated
+            records, total = services.auth.audit_log.query(
+                provider_id=provider_id, event_type=event_type, principal=principal, outcome=outcome,
+                limit=10**9,
+            )
+            scope = f"audit:{provider_id}:{event_type}:{principal}:{outcome}"
+            page = page_rows(services.pager, scope, records, lambda r: -r.position, limit, cursor)
+            return paged({"records": [msgspec.to_builtins(r) for r in page.items], "total": total}, page)
         records, total = services.auth.audit_log.query(
             provider_id=provider_id, event_type=event_type, principal=principal, outcome=outcome, limit=limit,
         )
@@ -46,7 +56,12 @@ class AuditController(Controller):
 
     @get("/security", summary="Security events (refusals, lockouts, key and role changes), newest first")
     async def security_events(
-        self, services: Services, event_type: Filter = None, limit: Limit = 100,
-    ) -> SecurityBody:
+        self, services: Services, event_type: Filter = None, limit: Limit = 100, cursor: Cursor = None,
+    ) -> SecurityBody | dict[str, Any]:
+        if cursor is not None:
+            events, total = services.auth.security_log.query(event_type=event_type, limit=10**9)
+            page = page_rows(services.pager, f"security:{event_type}", events, lambda e: -e["position"],
+                             limit, cursor)
+            return paged({"events": page.items, "total": total}, page)
         events, total = services.auth.security_log.query(event_type=event_type, limit=limit)
         return SecurityBody(events, total)

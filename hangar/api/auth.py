@@ -11,11 +11,13 @@ from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import Parameter
 
 from hangar.api.deps import command_context
+from hangar.api.preconditions import create_guarded, create_only, refuse_existing, stream_etag
 from hangar.app.auth import commands as ac
 from hangar.app.auth.projection import KeyView, RoleView
 from hangar.app.codec import iso
 from hangar.app.services import Services
 from hangar.domain.auth import check_principal_id, parse_permission
+from hangar.domain.auth_aggregates import POLICY_STREAM, ROLE_STREAM, policy_id
 from hangar.domain.errors import RoleNotFoundError, ValidationError
 from hangar.domain.provider_spec import check_provider_id
 
@@ -107,6 +109,10 @@ def _role_id(role_id: str | None, role_name: str | None) -> str:
     return value
 
 
+def _policy_etag(services: Services, provider_id: str, tool_name: str) -> str:
+    return stream_etag(services, POLICY_STREAM + policy_id(provider_id, tool_name))
+
+
 def _policy_body(services: Services, provider_id: str, tool_name: str) -> dict[str, Any]:
     entries = services.auth.view.policies.get((provider_id, tool_name), {})
     items = [{"principal_id": p, "effect": e} for p, e in sorted(entries.items())]
@@ -183,12 +189,13 @@ class AuthController(Controller):
         return {"roles": roles, "total": len(roles), "count": len(roles)}
 
     @get("/roles/{role_id:str}", summary="One role")
-    async def get_role(self, services: Services, role_id: str) -> dict[str, Any]:
+    async def get_role(self, services: Services, role_id: str) -> Response[dict[str, Any]]:
         role = services.auth.view.role(role_id)
         if role is None:
             raise RoleNotFoundError(role_id)
         body = role_body(role)
-        return {**body, "found": True, "role": dict(body)}
+        return Response({**body, "found": True, "role": dict(body)},
+                        headers={"ETag": stream_etag(services, ROLE_STREAM + role_id)})
 
     @post("/roles", status_code=201, summary="Create a custom role")
     async def create_role(self, request: Request, services: Services, data: CreateRoleRequest) -> dict[str, Any]:
@@ -204,14 +211,24 @@ class AuthController(Controller):
     @put("/roles/{role_id:str}", summary="Change a custom role's description and/or permissions")
     async def update_role(
         self, request: Request, services: Services, role_id: str, data: UpdateRoleRequest
-    ) -> dict[str, Any]:
-        await services.bus.execute(
-            ac.UpdateRole(role_id=role_id, description=data.description, permissions=data.permissions),
-            command_context(request),
-        )
+    ) -> Response[dict[str, Any]]:
+        exists = services.auth.view.role(role_id) is not None
+        refuse_existing(request, exists, f"Role '{role_id}'")
+        if not exists and create_only(request):  # a create-only PUT may create a custom role
+            await create_guarded(request, f"Role '{role_id}'", lambda: services.bus.execute(
+                ac.CreateRole(role_id=role_id, description=data.description or "",
+                              permissions=data.permissions or []),
+                command_context(request)))
+        else:  # a plain PUT of a missing role stays the contract's 404
+            await services.bus.execute(
+                ac.UpdateRole(role_id=role_id, description=data.description, permissions=data.permissions),
+                command_context(request),
+            )
         role = services.auth.view.role(role_id)
         assert role is not None
-        return {**role_body(role), "updated": True}
+        body = {**role_body(role), "updated": exists, "created": not exists}
+        return Response(body, status_code=200 if exists else 201,
+                        headers={"ETag": stream_etag(services, ROLE_STREAM + role_id)})
 
     @delete("/roles/{role_id:str}", status_code=200, summary="Delete a custom role (revoked from its holders)")
     async def delete_role(self, request: Request, services: Services, role_id: str) -> dict[str, Any]:
@@ -286,21 +303,26 @@ class AuthController(Controller):
     # --- tool access policies ------------------------------------------------------------------
 
     @get("/policies/{provider_id:str}/{tool_name:str}", summary="Tool access policy entries")
-    async def get_policy(self, services: Services, provider_id: str, tool_name: str) -> dict[str, Any]:
+    async def get_policy(self, services: Services, provider_id: str, tool_name: str) -> Response[dict[str, Any]]:
         _check_policy_target(provider_id, tool_name)
-        return _policy_body(services, provider_id, tool_name)
+        return Response(_policy_body(services, provider_id, tool_name),
+                        headers={"ETag": _policy_etag(services, provider_id, tool_name)})
 
     @put("/policies/{provider_id:str}/{tool_name:str}", summary="Allow or deny a principal ('*': everyone)")
     async def set_policy(
         self, request: Request, services: Services, provider_id: str, tool_name: str, data: PolicyRequest
-    ) -> dict[str, Any]:
+    ) -> Response[dict[str, Any]]:
+        _check_policy_target(provider_id, tool_name)
+        refuse_existing(request, bool(services.auth.view.policies.get((provider_id, tool_name))),
+                        f"Policy for '{provider_id}/{tool_name}'")
         changed = await services.bus.execute(
             ac.SetToolPolicy(provider_id=provider_id, tool_name=tool_name, principal_id=data.principal_id,
                              effect=data.effect),
             command_context(request),
         )
-        return {**_policy_body(services, provider_id, tool_name), "principal_id": data.principal_id,
-                "effect": data.effect, "set": True, "changed": changed}
+        return Response({**_policy_body(services, provider_id, tool_name), "principal_id": data.principal_id,
+                         "effect": data.effect, "set": True, "changed": changed},
+                        headers={"ETag": _policy_etag(services, provider_id, tool_name)})
 
     @delete("/policies/{provider_id:str}/{tool_name:str}", status_code=200,
             summary="Clear the entries (or only one principal's with ?principal_id=)")

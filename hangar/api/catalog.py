@@ -16,6 +16,7 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import Parameter
 
 from hangar.api.deps import command_context, etag
+from hangar.api.paging import Cursor, PageLimit, page_rows, paged, wants_page
 from hangar.api.views import redact_env
 from hangar.app.catalog import (
     AddCatalogEntry,
@@ -144,9 +145,16 @@ class CatalogController(Controller):
         self, services: Services,
         search: Annotated[str | None, Parameter(query="search", max_length=256)] = None,
         tags: Annotated[str | None, Parameter(query="tags", max_length=1024)] = None,
+        limit: PageLimit = None,
+        cursor: Cursor = None,
     ) -> dict[str, Any]:
         wanted = [t for t in (tags or "").split(",") if t.strip()]
-        entries = [entry_body(v) for v in services.catalog_view.search(search, wanted)]
+        rows = services.catalog_view.search(search, wanted)
+        if wants_page(limit, cursor):
+            page = page_rows(services.pager, f"catalog:{search or ''}:{tags or ''}", rows,
+                             lambda v: (v.entry.name.lower(), v.entry_id), limit, cursor)
+            return paged({"entries": [entry_body(v) for v in page.items], "total": len(rows)}, page)
+        entries = [entry_body(v) for v in rows]
         return {"entries": entries, "total": len(entries)}
 
     @post("/", status_code=201, summary="Add a catalog entry")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.params import Parameter
 
+from hangar.api.definitions import export_definitions
 from hangar.api.deps import command_context
 from hangar.app.config_sync import BackupConfig, BackupResult, ReloadConfig
 from hangar.app.secrets import redact_env
@@ -91,8 +92,14 @@ class ConfigController(Controller):
         )
         return ReloadBody("reloaded", result)
 
-    @post("/export", status_code=200, summary="The current state as a config file")
-    async def export(self, services: Services) -> ExportBody:
+    @post("/export", status_code=200, summary="The current state as a config file, or one YAML file per definition")
+    async def export(
+        self, services: Services,
+        export_format: Annotated[Literal["dir", "bundle"] | None, Parameter(query="format")] = None,
+        dir_name: Annotated[str | None, Parameter(query="dir", max_length=64)] = None,
+    ) -> ExportBody | dict[str, Any]:
+        if export_format is not None:  # see hangar/api/definitions.py
+            return await export_definitions(services, export_format, dir_name)
         return ExportBody(services.config_sync.export_yaml())
 
     @post("/backup", status_code=200, summary="A rotating backup of the configuration")

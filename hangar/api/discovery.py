@@ -11,6 +11,8 @@ from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import Parameter
 
 from hangar.api.deps import command_context, etag
+from hangar.api.paging import Cursor, PageLimit, page_rows, paged, wants_page
+from hangar.api.preconditions import refuse_existing
 from hangar.api.views import redact_env
 from hangar.app.discovery import (
     ApproveCandidate,
@@ -32,7 +34,9 @@ _ID_RE = re.compile(PROVIDER_ID_PATTERN)
 
 
 class RegisterSourceRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    source_type: SourceTypeField
+    source_type: SourceTypeField | None = None
+    type: SourceTypeField | None = None
+    """A synonym of ``source_type``, the config file's older name for it."""
     mode: ModeField
     enabled: bool = True
     config: dict[str, Any] = {}
@@ -109,11 +113,16 @@ class DiscoveryController(Controller):
     async def register_source(
         self, request: Request, services: Services, data: RegisterSourceRequest
     ) -> Response[dict[str, Any]]:
-        sid = data.source_id or f"{data.source_type}-{uuid.uuid4().hex[:8]}"
+        if data.source_type and data.type and data.source_type != data.type:
+            raise ValidationError(f"source_type '{data.source_type}' and type '{data.type}' disagree")
+        source_type = data.source_type or data.type
+        if source_type is None:
+            raise ValidationError("Object missing required field `source_type`")
+        sid = data.source_id or f"{source_type}-{uuid.uuid4().hex[:8]}"
         if not _ID_RE.match(sid):
             raise ValidationError(f"Invalid source_id '{sid}': use 1-64 letters, digits, '_' or '-'")
         await services.bus.execute(
-            RegisterSource(source_id=sid, source_type=data.source_type, mode=data.mode, enabled=data.enabled,
+            RegisterSource(source_id=sid, source_type=source_type, mode=data.mode, enabled=data.enabled,
                            config=data.config),
             command_context(request),
         )
@@ -135,6 +144,7 @@ class DiscoveryController(Controller):
         self, request: Request, services: Services, source_id: str, data: UpdateSourceRequest | None = None
     ) -> Response[dict[str, Any]]:
         body = data or UpdateSourceRequest()
+        refuse_existing(request, source_id in services.discovery_view.sources, f"Source '{source_id}'")
         version = await services.bus.execute(
             UpdateSource(source_id=source_id, mode=body.mode, enabled=body.enabled, config=body.config),
             command_context(request),
@@ -162,25 +172,34 @@ class DiscoveryController(Controller):
         return Response({"source_id": source_id, "enabled": data.enabled}, headers={"ETag": etag(version)})
 
     @get("/pending", summary="Discovered providers waiting for approval")
-    async def pending(self, services: Services) -> dict[str, Any]:
-        items = [
-            candidate_body(c)
+    async def pending(self, services: Services, limit: PageLimit = None, cursor: Cursor = None) -> dict[str, Any]:
+        rows = [
+            (v.source_id, name, c)
             for v in sorted(services.discovery_view.sources.values(), key=lambda v: v.source_id)
-            for _, c in sorted(v.pending.items())
+            for name, c in sorted(v.pending.items())
         ]
-        return {"pending": items}
+        if wants_page(limit, cursor):
+            page = page_rows(services.pager, "discovery:pending", rows, lambda r: (r[0], r[1]), limit, cursor)
+            return paged({"pending": [candidate_body(r[2]) for r in page.items]}, page)
+        return {"pending": [candidate_body(r[2]) for r in rows]}
 
     @get("/quarantined", summary="Discovered providers that failed vetting, with the reasons")
-    async def quarantined(self, services: Services) -> dict[str, Any]:
+    async def quarantined(self, services: Services, limit: PageLimit = None, cursor: Cursor = None) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for v in sorted(services.discovery_view.sources.values(), key=lambda v: v.source_id):
-            for name, c in sorted(v.quarantined.items()):
-                key = name if name not in out else f"{name}@{v.source_id}"
-                out[key] = {
-                    "provider": candidate_body(c), "reason": "; ".join(c.reasons), "reasons": c.reasons,
-                    "quarantine_time": c.since, "source_id": v.source_id,
-                }
-        return {"quarantined": out}
+        rows = [(v.source_id, name, c)
+                for v in sorted(services.discovery_view.sources.values(), key=lambda v: v.source_id)
+                for name, c in sorted(v.quarantined.items())]
+        page = None
+        if wants_page(limit, cursor):
+            page = page_rows(services.pager, "discovery:quarantined", rows, lambda r: (r[0], r[1]), limit, cursor)
+            rows = page.items
+        for source_id, name, c in rows:
+            key = name if name not in out else f"{name}@{source_id}"
+            out[key] = {
+                "provider": candidate_body(c), "reason": "; ".join(c.reasons), "reasons": c.reasons,
+                "quarantine_time": c.since, "source_id": source_id,
+            }
+        return {"quarantined": out} if page is None else paged({"quarantined": out}, page)
 
     @post("/approve/{name:str}", status_code=200, summary="Approve a pending or quarantined provider")
     async def approve(

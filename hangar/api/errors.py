@@ -46,6 +46,24 @@ def envelope(error: str, message: str, status_code: int, headers: dict[str, str]
     )
 
 
+# --- /registry/{name}/v0.1: the registry API's own bodies --------------------------------------
+# The skills extension answers ``{"error": "..."}``; the servers routes the reference's
+# ``{"code", "message"}``. Parameter validation there is a 400, as those documents say.
+
+
+def registry_body(path: str, error: str, message: str, status_code: int,
+                  headers: dict[str, str] | None = None) -> Response[bytes] | None:
+    if not path.startswith("/registry/"):
+        return None
+    status = 400 if status_code == 422 else status_code
+    body: dict[str, str] = (
+        {"error": message} if "/x/dev.toolhive/skills" in path
+        else {"code": error, "message": message}
+    )
+    return Response(content=msgspec.json.encode(body), status_code=status, media_type=MediaType.JSON,
+                    headers=headers)
+
+
 def _validation_message(exc: ValidationException) -> str:
     parts = []
     for item in exc.extra or []:
@@ -60,13 +78,17 @@ def _validation_message(exc: ValidationException) -> str:
     return "; ".join(parts) or str(exc.detail)
 
 
-def handle_hangar_error(_: Request, exc: HangarError) -> Response[bytes]:
+def handle_hangar_error(request: Request, exc: HangarError) -> Response[bytes]:
     if exc.status_code >= 500:
         log.error("request_failed", error=exc.error_type, message=exc.message)
+    reg = registry_body(request.url.path, exc.error_type, exc.message, exc.status_code,
+                        getattr(exc, "headers", None))
+    if reg is not None:
+        return reg
     return envelope(exc.error_type, exc.message, exc.status_code, getattr(exc, "headers", None))
 
 
-def handle_http_exception(_: Request, exc: HTTPException) -> Response[bytes]:
+def handle_http_exception(request: Request, exc: HTTPException) -> Response[bytes]:
     name = type(exc).__name__
     error, status = FRAMEWORK_ERRORS.get(name, (name.removesuffix("Exception") or "Error", exc.status_code))
     if isinstance(exc, ValidationException):
@@ -76,12 +98,13 @@ def handle_http_exception(_: Request, exc: HTTPException) -> Response[bytes]:
         if name == "ClientException" and message.startswith("JSON is malformed"):
             error = "BadRequest"
     headers = dict(exc.headers) if exc.headers else None
-    return envelope(error, message, status, headers)
+    return registry_body(request.url.path, error, message, status, headers) or envelope(error, message, status, headers)
 
 
 def handle_unexpected(request: Request, exc: Exception) -> Response[bytes]:
     log.exception("unhandled_error", path=request.url.path)
-    return envelope("InternalError", "internal error", HTTP_500_INTERNAL_SERVER_ERROR)
+    return registry_body(request.url.path, "InternalError", "internal error", 500) or envelope(
+        "InternalError", "internal error", HTTP_500_INTERNAL_SERVER_ERROR)
 
 
 EXCEPTION_HANDLERS = {

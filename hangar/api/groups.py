@@ -8,6 +8,7 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, post, put
 
 from hangar.api.deps import command_context, etag
+from hangar.api.preconditions import create_guarded, create_only, refuse_existing
 from hangar.api.provider_runtime import InvokeRequest
 from hangar.app.group_invoke import GroupInvokeResult, InvokeGroupTool, RebalanceGroup
 from hangar.app.groups import AddGroupMember, CreateGroup, DeleteGroup, RemoveGroupMember, UpdateGroup
@@ -239,7 +240,16 @@ class GroupController(Controller):
     @put("/{group_id:str}", summary="Update a group (honours If-Match)")
     async def update_group(
         self, request: Request, services: Services, group_id: str, data: UpdateGroupRequest
-    ) -> Response[GroupUpdated]:
+    ) -> Response[GroupUpdated | GroupCreated]:
+        exists = services.groups.get(group_id) is not None
+        refuse_existing(request, exists, f"Group '{group_id}'")
+        if not exists and create_only(request):  # every field is optional, so a PUT can create
+            spec = msgspec.convert(data.changes(), GroupSpec)
+            await create_guarded(request, f"Group '{group_id}'", lambda: services.bus.execute(
+                CreateGroup(group_id=group_id, spec=spec), command_context(request)))
+            v = _view(services, group_id)
+            return Response(GroupCreated(group_id, True), status_code=201,
+                            headers={"ETag": etag(v.version), "Location": f"/api/groups/{group_id}"})
         version = await services.bus.execute(
             UpdateGroup(group_id=group_id, changes=data.changes()), command_context(request)
         )

@@ -40,6 +40,9 @@ _AUDIT_FRAME = '"event_type":"CommandAudited"'
 _EVENT_FRAME = '{"event_id":'  # how every event frame of hangar.app.codec.frame begins
 _KEY_HEADER = b"x-api-key"
 _AUTHORIZATION = b"authorization"
+_SUBPROTOCOLS = b"sec-websocket-protocol"
+SUBPROTOCOL = "hangar"
+KEY_SUBPROTOCOL_PREFIX = "hangar.key."
 
 
 def presented_key(scope: Scope) -> str | None:
@@ -51,7 +54,27 @@ def presented_key(scope: Scope) -> str | None:
             scheme, _, token = value.decode("latin-1").partition(" ")
             if scheme.lower() == "bearer" and token.strip():
                 bearer = token.strip()
+        if name == _SUBPROTOCOLS and scope["type"] == "websocket" and bearer is None:
+            bearer = subprotocol_key(value.decode("latin-1"))
     return bearer
+
+
+def subprotocol_key(offered: str) -> str | None:
+    """Browsers cannot set headers on a WebSocket: the dashboard offers the subprotocols
+    ``hangar`` and ``hangar.key.<key>``; the server accepts ``hangar`` (never echoing the key)."""
+    for token in offered.split(","):
+        token = token.strip()
+        if token.startswith(KEY_SUBPROTOCOL_PREFIX) and len(token) > len(KEY_SUBPROTOCOL_PREFIX):
+            return token[len(KEY_SUBPROTOCOL_PREFIX):]
+    return None
+
+
+def accepted_subprotocol(scope: Scope) -> str | None:
+    """``hangar`` when the client offered it (a browser fails the handshake otherwise)."""
+    for name, value in scope["headers"]:
+        if name == _SUBPROTOCOLS and SUBPROTOCOL in (t.strip() for t in value.decode("latin-1").split(",")):
+            return SUBPROTOCOL
+    return None
 
 
 def client_address(scope: Scope) -> str:

@@ -77,6 +77,7 @@ ROUTE_PERMISSIONS: dict[str, str] = {
     "GET /api/config/diff": "config:read",
     "POST /api/config/export": "config:read",
     "POST /api/config/reload": "config:reload",
+    "POST /api/config/import": "config:write",
     "POST /api/config/backup": "config:write",
     # --- observability -------------------------------------------------------------------------
     "GET /api/observability/metrics": "metrics:read",
@@ -110,6 +111,27 @@ ROUTE_PERMISSIONS: dict[str, str] = {
     "GET /api/auth/policies/{provider_id}/{tool_name}": "auth:read",
     "PUT /api/auth/policies/{provider_id}/{tool_name}": "auth:admin",
     "DELETE /api/auth/policies/{provider_id}/{tool_name}": "auth:admin",
+    # --- registries Hangar serves (/registry/{name}/v0.1) --------------------------------------
+    "GET /registry/{registry_name}/v0.1/x/dev.toolhive/skills": "skills:read",
+    "POST /registry/{registry_name}/v0.1/x/dev.toolhive/skills": "skills:publish",
+    "GET /registry/{registry_name}/v0.1/x/dev.toolhive/skills/{namespace}/{name}": "skills:read",
+    "GET /registry/{registry_name}/v0.1/x/dev.toolhive/skills/{namespace}/{name}/versions": "skills:read",
+    "GET /registry/{registry_name}/v0.1/x/dev.toolhive/skills/{namespace}/{name}/versions/{version}": "skills:read",
+    "DELETE /registry/{registry_name}/v0.1/x/dev.toolhive/skills/{namespace}/{name}/versions/{version}":
+        "skills:publish",
+    "POST /api/registries/{registry_name}/skills/import": "skills:publish",
+    "GET /api/tools": "providers:read",
+    "GET /registry/{registry_name}/v0.1/servers": "catalog:read",
+    "GET /registry/{registry_name}/v0.1/servers/{rest}": "catalog:read",
+    # --- probes and the dashboard (the page itself holds no data; its API calls need a key) ----
+    "GET /health/live": PUBLIC,
+    "GET /health/ready": PUBLIC,
+    "GET /": PUBLIC,
+    "GET /ui": PUBLIC,
+    "GET /ui/{file_path}": PUBLIC,
+    "HEAD /ui/{file_path}": PUBLIC,
+    "GET /ui/vendor/swagger/{file_path}": PUBLIC,
+    "HEAD /ui/vendor/swagger/{file_path}": PUBLIC,
     # --- generated API documentation -----------------------------------------------------------
     "GET /schema": "system:read",
     "GET /schema/openapi.json": "system:read",

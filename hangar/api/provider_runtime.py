@@ -11,6 +11,7 @@ from litestar.params import Parameter
 
 from hangar.api import views
 from hangar.api.deps import command_context
+from hangar.api.guard import accepted_subprotocol
 from hangar.app.invoke import InvokeResult, InvokeTool
 from hangar.app.lifecycle import StartProvider, StopProvider
 from hangar.app.projections.providers import ProviderView
@@ -124,7 +125,7 @@ LOG_BACKLOG = 100
 @websocket("/api/ws/providers/{provider_id:str}/logs")
 async def provider_logs_stream(socket: WebSocket, services: Services, provider_id: str) -> None:
     """The last lines, then live lines; each frame has the keys of a REST log entry."""
-    await socket.accept()
+    await socket.accept(subprotocols=accepted_subprotocol(socket.scope))
     if services.providers.get(provider_id) is None:
         await socket.send_json({"error": "ProviderNotFoundError",
                                 "message": f"Provider '{provider_id}' not found", "status_code": 404})

@@ -10,6 +10,8 @@ from litestar.params import Parameter
 
 from hangar.api import views
 from hangar.api.deps import command_context, etag
+from hangar.api.paging import Cursor, InvalidCursorError, PageLimit, page_rows, paged, wants_page
+from hangar.api.preconditions import refuse_existing
 from hangar.app.providers import DeregisterProvider, RegisterProvider, UpdateProvider
 from hangar.app.services import Services
 from hangar.domain.errors import ProviderNotFoundError
@@ -98,7 +100,17 @@ class ProviderController(Controller):
         self,
         services: Services,
         state_filter: Annotated[StateFilter | None, Parameter(query="state")] = None,
+        limit: PageLimit = None,
+        cursor: Cursor = None,
     ) -> Response[views.ProviderListBody]:
+        if wants_page(limit, cursor):
+            proj = services.providers
+            rows = [v for v in sorted(proj.views.values(), key=lambda v: v.provider_id)
+                    if state_filter is None or v.state == state_filter]
+            page = page_rows(services.pager, f"providers:{state_filter or ''}", rows, lambda v: v.provider_id,
+                             limit, cursor)
+            body = paged({"providers": [proj.summary(v) for v in page.items]}, page)
+            return Response(body, media_type=MediaType.JSON)  # type: ignore[arg-type]
         return Response(services.providers.list_json(state_filter), media_type=MediaType.JSON)  # type: ignore[arg-type]
 
     @post("/", status_code=201, summary="Create a provider")
@@ -125,6 +137,7 @@ class ProviderController(Controller):
     async def update_provider(
         self, request: Request, services: Services, provider_id: str, data: UpdateProviderRequest
     ) -> Response[ProviderUpdated]:
+        refuse_existing(request, services.providers.get(provider_id) is not None, f"Provider '{provider_id}'")
         version = await services.bus.execute(
             UpdateProvider(provider_id=provider_id, changes=data.changes()), command_context(request)
         )
@@ -142,10 +155,34 @@ class ProviderController(Controller):
         provider_id: str,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
         from_position: Annotated[int, Parameter(ge=0)] = 0,
-    ) -> ToolHistory:
+        cursor: Cursor = None,
+    ) -> ToolHistory | dict[str, Any]:
         if services.providers.get(provider_id) is None:
             raise ProviderNotFoundError(provider_id)
         sid = calls_stream_id(provider_id)
+        if cursor is not None:
+            return await history_page(services, provider_id, sid, limit, from_position, cursor)
         records = await services.store.read_stream(sid, from_version=from_position, limit=limit)
         total = await services.store.count_stream(sid, from_version=from_position)
         return ToolHistory(provider_id, [views.history_record(r) for r in records], total)
+
+
+async def history_page(
+    services: Services, provider_id: str, sid: str, limit: int, from_position: int, cursor: str
+) -> dict[str, Any]:
+    """Cursor paging of the calls stream: the cursor names a stream version, so calls recorded
+    while a client walks only ever appear after what it has already seen."""
+    scope = f"history:{provider_id}"
+    start = from_position
+    if cursor:
+        direction, key = services.pager.decode(scope, cursor)
+        if direction != "after" or not isinstance(key, int):
+            raise InvalidCursorError()
+        start = key
+    records = await services.store.read_stream(sid, from_version=start, limit=limit + 1)
+    more = len(records) > limit
+    records = records[:limit]
+    total = await services.store.count_stream(sid, from_version=from_position)
+    nxt = services.pager.encode(scope, "after", records[-1].stream_version) if more and records else None
+    return {"provider_id": provider_id, "history": [views.history_record(r) for r in records], "total": total,
+            "next_cursor": nxt}

@@ -9,15 +9,20 @@ from hangar.api.audit import AuditController
 from hangar.api.auth import AuthController
 from hangar.api.catalog import CatalogController
 from hangar.api.config import ConfigController
+from hangar.api.definitions import DefinitionsController
 from hangar.api.discovery import DiscoveryController
 from hangar.api.groups import GroupController
+from hangar.api.health import live, ready
 from hangar.api.maintenance import MaintenanceController
 from hangar.api.mcp_front import mcp_endpoint
 from hangar.api.observability import ObservabilityController, prometheus_metrics
 from hangar.api.provider_runtime import ProviderRuntimeController, provider_logs_stream
 from hangar.api.providers import ProviderController
+from hangar.api.registry import RegistryAdminController, ServersController, SkillsController
 from hangar.api.system import SystemController
+from hangar.api.tools import ToolsController
 from hangar.api.ws import events_stream, state_stream
+from hangar.ui import ui_route_handlers
 
 ROUTE_HANDLERS: list[Any] = [
     ProviderController,
@@ -37,4 +42,14 @@ ROUTE_HANDLERS: list[Any] = [
     prometheus_metrics,
     events_stream,
     state_stream,
+    # registries Hangar serves (/registry/{name}/v0.1)
+    SkillsController,
+    RegistryAdminController,
+    ToolsController,
+    DefinitionsController,
+    ServersController,
+    # --- operator-facing: probes, dashboard, offline schema assets
+    live,
+    ready,
+    *ui_route_handlers(),
 ]

@@ -9,6 +9,7 @@ import msgspec
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
+from hangar.api.guard import accepted_subprotocol
 from hangar.app.hub import Subscriber
 from hangar.app.services import Services
 
@@ -63,7 +64,7 @@ async def stream(socket: WebSocket, sub: Subscriber) -> None:
 
 
 async def _serve(socket: WebSocket, services: Services, event_types: list[str] | None) -> None:
-    await socket.accept()
+    await socket.accept(subprotocols=accepted_subprotocol(socket.scope))
     sub = services.hub.subscribe(event_types=event_types)
     try:
         await stream(socket, sub)

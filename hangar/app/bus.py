@@ -8,6 +8,7 @@ projections have seen the new events, so every 2xx is visible to the very next q
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import msgspec
@@ -38,13 +39,16 @@ SYSTEM = CommandContext(principal="system")
 
 Handler = Callable[[Any, CommandContext, EventMetadata], Awaitable[Any]]
 CommandObserver = Callable[[Any, CommandContext, str, Exception | None], None]
+SpanFactory = Callable[[str], AbstractContextManager[str | None]]
+"""Opens a trace span named after the command; yields the trace id (None when not traced)."""
 
 
 class CommandBus:
-    def __init__(self, instance: str) -> None:
+    def __init__(self, instance: str, span: SpanFactory | None = None) -> None:
         self._handlers: dict[type, Handler] = {}
         self._observers: list[CommandObserver] = []
         self.instance = instance
+        self._span = span
 
     def register(self, command_type: type, handler: Handler) -> None:
         if command_type in self._handlers:
@@ -56,9 +60,17 @@ class CommandBus:
         self._observers.append(observer)
 
     async def execute(self, command: Any, ctx: CommandContext = SYSTEM) -> Any:
+        if self._span is None:
+            return await self._execute(command, ctx, None)
+        with self._span(type(command).__name__) as trace_id:
+            return await self._execute(command, ctx, trace_id)
+
+    async def _execute(self, command: Any, ctx: CommandContext, trace_id: str | None) -> Any:
         handler = self._handlers[type(command)]
         command_id = new_id()
         meta = ctx.metadata(command_id, self.instance)
+        if trace_id is not None:
+            meta = msgspec.structs.replace(meta, trace_id=trace_id)
         try:
             result = await handler(command, ctx, meta)
         except HangarError as exc:

@@ -18,6 +18,7 @@ import structlog
 
 from hangar.app.bus import CommandBus, CommandContext
 from hangar.app.codec import EventMetadata
+from hangar.app.preflight import require_command_on_path
 from hangar.app.projections.catalog import CatalogProjection
 from hangar.app.providers import RegisterProvider
 from hangar.app.repository import Repository
@@ -111,6 +112,7 @@ class Catalog:
         provider_id = cmd.provider_id or default_provider_id(entry.name)
         check_provider_id(provider_id)
         spec = deploy_spec(entry, cmd.env, cmd.overrides)
+        require_command_on_path(spec, f"Catalog entry '{entry.name}'")
         if_free = msgspec.structs.replace(ctx, if_match=None)
         await self.bus.execute(RegisterProvider(provider_id=provider_id, spec=spec), if_free)
         await self.repo.execute(cmd.entry_id, lambda e: e.record_deploy(provider_id), meta)

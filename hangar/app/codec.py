@@ -27,6 +27,8 @@ class EventMetadata(msgspec.Struct, frozen=True, omit_defaults=True):
     causation_id: str | None = None
     principal: str | None = None
     instance: str | None = None
+    trace_id: str | None = None
+    """The OpenTelemetry trace of the command that recorded the event, when there is one."""
 
 
 _meta_decoder = msgspec.json.Decoder(EventMetadata)

@@ -380,14 +380,14 @@ class DiscoverySection:
         path = self._config_path()
         base = Path(path).resolve().parent if path else None
         return {
-            sid: {"type": sc.type, "mode": sc.mode, "enabled": sc.enabled,
-                  "config": resolve_paths(sc.type, dict(sc.config), base)}
+            sid: {"source_type": sc.source_type, "mode": sc.mode, "enabled": sc.enabled,
+                  "config": resolve_paths(str(sc.source_type), dict(sc.config), base)}
             for sid, sc in cfg.discovery.sources.items()
         }
 
     def current(self) -> dict[str, Any]:
         return {
-            sid: {"type": v.source_type, "mode": v.mode, "enabled": v.enabled, "config": v.config}
+            sid: {"source_type": v.source_type, "mode": v.mode, "enabled": v.enabled, "config": v.config}
             for sid, v in self._view.sources.items()
         }
 
@@ -401,7 +401,7 @@ class DiscoverySection:
 
     async def add(self, key: str, value: Any, ctx: CommandContext) -> None:
         await self._bus.execute(RegisterSource(
-            source_id=key, source_type=value["type"], mode=value["mode"], enabled=value["enabled"],
+            source_id=key, source_type=value["source_type"], mode=value["mode"], enabled=value["enabled"],
             config=value["config"], upsert=True,
         ), ctx)
 

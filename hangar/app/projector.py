@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import time
 from collections.abc import Callable, Sequence
 
 import structlog
@@ -15,6 +16,8 @@ from hangar.app.projections.base import Projection
 from hangar.domain.events import Event
 
 log = structlog.get_logger("hangar.projector")
+
+REPLAY_PROGRESS_EVERY_S = 1.0
 
 Listener = Callable[[RecordedEvent, Event], None]
 
@@ -30,6 +33,8 @@ class Projector:
         self._task: asyncio.Task[None] | None = None
         self.undecodable = 0
         self._seeded: dict[str, int] = {}
+        self.replayed = False
+        """True once the start-up replay reached the log's last position (``/health/ready``)."""
 
     def add_listener(self, listener: Listener) -> None:
         """Listeners run synchronously on the projector task and must never block."""
@@ -43,7 +48,24 @@ class Projector:
         await self._seed_compacted_streams()
         self._task = asyncio.create_task(self._run(), name="hangar-projector")
         # Serve nothing until the read models have caught up with the log.
-        await self.wait_for(await self._store.last_position())
+        await self._replay(await self._store.last_position())
+        self.replayed = True
+
+    async def _replay(self, target: int) -> None:
+        """Wait for the start-up replay, logging progress every second so a long one is visible."""
+        began = time.monotonic()
+        done = asyncio.ensure_future(self.wait_for(target))
+        while not done.done():
+            await asyncio.wait([done], timeout=REPLAY_PROGRESS_EVERY_S)
+            if not done.done():
+                elapsed = time.monotonic() - began
+                log.info("replaying_event_log", position=self.position, last=target,
+                         events_per_s=round(self.position / elapsed) if elapsed else None)
+        done.result()
+        elapsed = time.monotonic() - began
+        if target:
+            log.info("event_log_replayed", events=target, seconds=round(elapsed, 3),
+                     events_per_s=round(target / elapsed) if elapsed else None)
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -36,6 +36,7 @@ from hangar.config.loader import to_spec
 from hangar.config.schema import HangarConfig
 from hangar.observability.history import MetricsHistory
 from hangar.observability.metrics import InstrumentedStore, Metrics
+from hangar.observability.tracing import command_span
 
 log = structlog.get_logger("hangar")
 
@@ -60,7 +61,7 @@ class Services:
         self.projector = Projector(store, [self.streams, self.providers, self.groups])
         self.hub = EventHub(config.websocket.queue_size)
         self.projector.add_listener(self.hub)
-        self.bus = CommandBus(self.instance_id)
+        self.bus = CommandBus(self.instance_id, span=command_span)
         self.repo = provider_repository(
             store, self.projector.wait_for, config.event_store.snapshot_every, self.streams.version
         )
@@ -89,6 +90,7 @@ class Services:
         self.projector.projections.append(self.config_sync.projection)
         self._wire_discovery_and_catalog(store, config)
         self._wire_mcp(store)
+        self._wire_registries(store, config)
         self.alerts = Alerts(self)
         self.metrics.bind(self)
         obs = config.observability
@@ -168,6 +170,17 @@ class Services:
         self.async_invocations = AsyncInvocations(self.bus)
         if hasattr(self.connector, "on_offerings_changed"):
             self.connector.on_offerings_changed = self.mcp_discovery.offerings_changed
+    def _wire_registries(self, store: EventStore, config: HangarConfig) -> None:
+        """Skills registry, cursor signing (registries, tools API, paging)."""
+        from hangar.api.paging import Pager
+        from hangar.app.skills import SkillsProjection, skills_registry
+
+        self.pager = Pager()
+        self.skills_view = SkillsProjection()
+        self.projector.projections.append(self.skills_view)
+        self.skills = skills_registry(store, self.projector.wait_for, self.skills_view,
+                                      config.event_store.snapshot_every)
+        self.skills.register_with(self.bus)
 
     def _config_dir(self) -> Path | None:
         return Path(self.config_path).resolve().parent if self.config_path else None

@@ -103,7 +103,7 @@ def parse_config(text: str, source: str = "<config>") -> HangarConfig:
     for sid, sc in cfg.discovery.sources.items():
         try:
             check_provider_id(sid)
-            parse_source_config(sc.type, sc.config)
+            parse_source_config(str(sc.source_type), sc.config)
         except ValidationError as exc:
             raise ConfigError(f"{source}: discovery.sources.{sid}: {exc.message}") from None
     for name, gc in cfg.groups.items():

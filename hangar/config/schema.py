@@ -124,6 +124,9 @@ class ObservabilityConfig(Strict):
     """How often a metrics snapshot is added to the history ring."""
     history_max_points: Annotated[int, msgspec.Meta(ge=10, le=100_000)] = 1440
     alerts: AlertsConfig = msgspec.field(default_factory=AlertsConfig)
+    otlp_endpoint: str | None = None
+    """OTLP/HTTP traces URL (e.g. ``http://collector:4318/v1/traces``); None: the standard
+    ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_ENDPOINT``, else no export."""
 
 
 class AuthRateLimitConfig(Strict):
@@ -157,12 +160,26 @@ class AuthConfig(Strict):
     """Audit records and security events kept in memory for the observability queries."""
 
 
+SourceType = Literal["filesystem", "entrypoint", "docker", "kubernetes"]
+
+
 class DiscoverySourceConfig(Strict):
-    type: Literal["filesystem", "entrypoint", "docker", "kubernetes"]
+    source_type: SourceType | None = None
+    """The documented name, as in ``POST /api/discovery/sources``."""
+    type: SourceType | None = None
+    """Accepted as a synonym of ``source_type`` (older files)."""
     mode: Literal["additive", "authoritative"] = "additive"
     enabled: bool = True
     config: dict[str, Any] = {}
     """Per type: see ``hangar.domain.discovery`` (filesystem ``path``, ``pattern``, ...)."""
+
+    def __post_init__(self) -> None:
+        if self.source_type and self.type and self.source_type != self.type:
+            raise ValueError(f"source_type '{self.source_type}' and type '{self.type}' disagree")
+        chosen = self.source_type or self.type
+        if chosen is None:
+            raise ValueError("Object missing required field `source_type`")
+        self.source_type = self.type = chosen
 
 
 class DiscoveryConfig(Strict):

@@ -28,6 +28,7 @@ PERMISSION_CATALOGUE: dict[str, tuple[str, ...]] = {
     "system": ("read",),
     "events": ("read",),
     "maintenance": ("write",),
+    "skills": ("read", "publish"),
 }
 
 ALL_ACTIONS = frozenset(a for actions in PERMISSION_CATALOGUE.values() for a in actions)

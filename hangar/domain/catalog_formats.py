@@ -26,6 +26,8 @@ from hangar.domain.errors import ValidationError
 
 FORMATS = ("auto", "hangar", "toolhive", "mcp-registry")
 HTTP_TRANSPORTS = ("streamable-http", "sse", "http")
+HANGAR_META = "dev.hangar/catalog"
+"""Key under a server.json's ``_meta`` where Hangar keeps its full entry, read back on import."""
 
 
 def _get(d: dict[str, Any], *keys: str, default: Any = None) -> Any:
@@ -169,6 +171,13 @@ def registry_entry(server: dict[str, Any]) -> CatalogEntryData:
     name = str(server.get("name") or "")
     if not name:
         raise ValidationError("an MCP Registry server needs a name")
+    meta_block = server.get("_meta")
+    own = meta_block.get(HANGAR_META) if isinstance(meta_block, dict) else None
+    if isinstance(own, dict):  # written by a Hangar: its complete definition
+        try:
+            return msgspec.convert({**own, "name": name}, CatalogEntryData)
+        except msgspec.ValidationError as exc:
+            raise ValidationError(f"server '{name}': _meta.{HANGAR_META}: {exc}") from None
     packages = [p for p in server.get("packages") or [] if isinstance(p, dict)]
     remotes = [r for r in server.get("remotes") or [] if isinstance(r, dict)]
     run = next((r for r in map(_package_run, packages) if r is not None), None)

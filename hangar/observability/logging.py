@@ -11,6 +11,7 @@ import structlog
 
 from hangar.config.export import REDACTED, looks_secret
 from hangar.observability.context import add_correlation_id
+from hangar.observability.tracing import add_trace_ids
 
 
 def configure_logging(level: str = "info", json: bool | None = None) -> None:
@@ -28,6 +29,7 @@ def configure_logging(level: str = "info", json: bool | None = None) -> None:
         processors=[
             structlog.contextvars.merge_contextvars,
             add_correlation_id,
+            add_trace_ids,
             redact_secrets,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -14,6 +14,8 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import msgspec
 
+from hangar.observability.tracing import trace_headers
+
 from .errors import ProtocolError
 
 log = logging.getLogger("hangar.runtime")
@@ -222,7 +224,11 @@ class BaseMcpClient(abc.ABC):
     async def call_tool(
         self, name: str, arguments: Mapping[str, Any] | None = None, timeout_s: float = 60.0
     ) -> ToolResult:
-        params = {"name": name, "arguments": arguments if arguments is not None else {}}
+        params: dict[str, Any] = {"name": name, "arguments": arguments if arguments is not None else {}}
+        trace_context = trace_headers()
+        if trace_context:
+            # W3C trace context in the request's _meta, where MCP servers look for it.
+            params["_meta"] = trace_context
         raw = await self._request("tools/call", params, timeout_s)
         res = decode_result(raw, _CallToolResult, "tools/call")
         return ToolResult(res.content, res.is_error, res.structured_content)

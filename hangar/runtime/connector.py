@@ -21,6 +21,7 @@ from hangar.domain.errors import (
     ValidationError,
 )
 from hangar.domain.provider_spec import ProviderSpec, ToolSpec
+from hangar.observability.tracing import mcp_client_span, tool_call_span
 from hangar.runtime.client import BaseMcpClient, McpClient
 from hangar.runtime.docker_engine import DockerEngine, engine_configured
 from hangar.runtime.errors import (
@@ -88,7 +89,8 @@ class Connection:
             raise ProviderUnavailableError(f"Provider '{self.provider_id}' is unavailable: {exc}") from exc
 
     async def start(self) -> ServerIdentity:
-        info = await self._guard(self.client.start())
+        with mcp_client_span(self.provider_id, "initialize"):
+            info = await self._guard(self.client.start())
         return ServerIdentity(name=info.name, version=info.version)
 
     async def list_tools(self) -> list[ToolSpec]:
@@ -100,13 +102,15 @@ class Connection:
     async def call_tool(self, name: str, arguments: dict[str, Any], timeout_s: float) -> CallOutcome:
         relay = CURRENT_RELAY.get()
         if relay is None or not isinstance(self.client, BaseMcpClient):
-            r = await self._guard(self.client.call_tool(name, arguments, timeout_s))
+            with tool_call_span(self.provider_id, name):
+                r = await self._guard(self.client.call_tool(name, arguments, timeout_s))
             return CallOutcome(content=r.content, is_error=r.is_error, structured_content=r.structured_content)
         token = f"hangar-{next(self._tokens)}"
         self._relays[token] = relay
         try:
             params = {"name": name, "arguments": arguments, "_meta": {"progressToken": token}}
-            res = await self._guard(self.client.request("tools/call", params, timeout_s))
+            with tool_call_span(self.provider_id, name):
+                res = await self._guard(self.client.request("tools/call", params, timeout_s))
         finally:
             self._relays.pop(token, None)
         if not isinstance(res, dict):

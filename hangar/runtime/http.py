@@ -17,6 +17,7 @@ import httpx
 import msgspec
 
 from hangar.app.call_relay import RelayRefused
+from hangar.observability.tracing import trace_headers
 
 from . import jsonrpc
 from .client import PROTOCOL_VERSION, BaseMcpClient, NotificationHandler, ServerInfo
@@ -195,6 +196,7 @@ class HttpClient(BaseMcpClient):
             headers["Mcp-Session-Id"] = self._session_id
         if self._server_info is not None:
             headers["MCP-Protocol-Version"] = self._server_info.protocol_version
+        headers.update(trace_headers())  # traceparent for remote providers and their proxies
         return headers
 
     async def _post_request(self, rid: int, method: str, body: bytes, may_reinit: bool) -> msgspec.Raw:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.auth.conftest import AuthHangar, make_key
+from tests.auth.conftest import AuthHangar, make_key, make_role
 
 BUILTINS = ["admin", "provider-admin", "developer", "viewer", "auditor", "service-account"]
 
@@ -122,3 +122,30 @@ def test_deleting_a_role_revokes_it_from_its_holders(server: AuthHangar, admin: 
     # Re-creating the name does not silently give the old holders their access back.
     assert admin.post("/api/auth/roles", json=readers).status_code == 201
     envelope(server.client_for(raw).get("/api/system"), 403)
+
+
+SKILLS = "/registry/default/v0.1/x/dev.toolhive/skills"
+PUBLISHED_SKILL = {"namespace": "io.github.auth", "name": "guarded", "description": "d", "version": "1.0.0"}
+
+
+def test_publish_needs_skills_publish(server: AuthHangar) -> None:
+    """Registry routes: skills:publish to publish and delete; refusals in the registry's body."""
+    with server.admin() as admin:
+        make_role(admin, "skill-reader", "skills:read")
+        make_role(admin, "skill-publisher", "skills:read", "skills:publish")
+        reader = make_key(admin, "reader", "skill-reader")
+        publisher = make_key(admin, "publisher", "skill-publisher")
+    with server.client_for(None) as anon:
+        r = anon.post(SKILLS, json=PUBLISHED_SKILL)
+        assert r.status_code == 401 and set(r.json()) == {"error"}
+    with server.client_for(reader) as c:
+        r = c.post(SKILLS, json=PUBLISHED_SKILL)
+        assert r.status_code == 403 and set(r.json()) == {"error"}, r.text
+        assert c.get(SKILLS).status_code == 200
+    with server.client_for(publisher) as c:
+        assert c.post(SKILLS, json=PUBLISHED_SKILL).status_code == 201
+    with server.client_for(reader) as c:
+        assert c.delete(f"{SKILLS}/io.github.auth/guarded/versions/1.0.0").status_code == 403
+        assert c.get(f"{SKILLS}/io.github.auth/guarded").json()["version"] == "1.0.0"
+    with server.client_for(publisher) as c:
+        assert c.delete(f"{SKILLS}/io.github.auth/guarded/versions/1.0.0").status_code == 204

@@ -83,7 +83,7 @@ def test_toolhive_file_import_and_deploy_keeps_secrets(api: httpx.Client, hangar
     assert api.get("/api/providers/th-remote").json()["config"]["endpoint"] == "https://mcp.example.invalid/mcp"
 
 
-def test_mcp_registry_inline_and_by_url(api: httpx.Client, served: tuple[Path, str]) -> None:
+def test_mcp_registry_inline_and_by_url(api: httpx.Client, served: tuple[Path, str], tmp_path: Path) -> None:
     res = api.post("/api/catalog/import", json={"document": MCP_SERVER_JSON}).json()
     assert res["format"] == "mcp-registry" and res["imported"] == 1
     w = entry(api, "io.github.example/weather")
@@ -92,7 +92,17 @@ def test_mcp_registry_inline_and_by_url(api: httpx.Client, served: tuple[Path, s
                               "secret": True, "default": None}]
     msg = assert_envelope(api.post(f"/api/catalog/{w['entry_id']}/deploy"), 422)["message"]
     assert "WEATHER_API_KEY" in msg
-    r = api.post(f"/api/catalog/{w['entry_id']}/deploy", json={"env": {"WEATHER_API_KEY": SECRET}})
+    # A program that is not on PATH is named at deploy time, not discovered at the first start.
+    nowhere = {"WEATHER_API_KEY": SECRET, "PATH": str(tmp_path / "empty")}
+    msg = assert_envelope(api.post(f"/api/catalog/{w['entry_id']}/deploy", json={"env": nowhere}), 422)["message"]
+    assert "'npx' was not found on PATH" in msg and SECRET not in msg
+    assert api.get("/api/providers/weather").status_code == 404
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "npx").write_text("#!/bin/sh\nexit 1\n")
+    (bin_dir / "npx").chmod(0o755)
+    env = {"WEATHER_API_KEY": SECRET, "PATH": str(bin_dir)}
+    r = api.post(f"/api/catalog/{w['entry_id']}/deploy", json={"env": env})
     assert r.status_code == 201 and r.json()["provider_id"] == "weather" and SECRET not in r.text
 
     root, base = served

@@ -220,7 +220,8 @@ class AuthCommands:
         check_principal_id(cmd.principal_id, allow_everyone=True)
         by = _actor(None, ctx)
         res = await self.policies.execute(
-            ag.policy_id(cmd.provider_id, cmd.tool_name), lambda p: p.set(cmd.principal_id, cmd.effect, by), meta
+            ag.policy_id(cmd.provider_id, cmd.tool_name), lambda p: p.set(cmd.principal_id, cmd.effect, by), meta,
+            if_match=ctx.if_match,
         )
         return bool(res.events)
 
@@ -229,6 +230,7 @@ class AuthCommands:
         check_tool_name(cmd.tool_name)
         by = _actor(None, ctx)
         res = await self.policies.execute(
-            ag.policy_id(cmd.provider_id, cmd.tool_name), lambda p: p.clear(cmd.principal_id, by), meta
+            ag.policy_id(cmd.provider_id, cmd.tool_name), lambda p: p.clear(cmd.principal_id, by), meta,
+            if_match=ctx.if_match,
         )
         return sum(len(e.principal_ids) for e in res.events if isinstance(e, ag.ae.ToolPolicyCleared))
