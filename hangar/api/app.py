@@ -17,6 +17,7 @@ from hangar.api.deps import provide_services
 from hangar.api.errors import EXCEPTION_HANDLERS
 from hangar.api.guard import AuthGuard, McpPolicyAccess
 from hangar.api.mcp_front import create_front_door
+from hangar.api.mcp_provider import ProviderEndpoints
 from hangar.api.newline import JsonNewline
 from hangar.api.routes import ROUTE_HANDLERS
 from hangar.api.system import package_version
@@ -63,9 +64,11 @@ def create_app(
         app.state.services = services
         # The MCP front door at /mcp; its session manager lives exactly as long as the app.
         app.state.mcp_front = front = create_front_door(services, McpPolicyAccess(services.auth))
+        # Each provider alone at /mcp/providers/{id}, with the front door's auth and policies.
+        app.state.mcp_providers = providers_mcp = ProviderEndpoints(front)
         sighup = reload_on_sighup and _install_sighup(services)
         try:
-            async with front.run():
+            async with front.run(), providers_mcp.run():
                 yield
         finally:
             if sighup:

@@ -10,6 +10,7 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import Parameter
 
+from hangar.api import as_of as as_of_views
 from hangar.api.deps import command_context
 from hangar.api.preconditions import create_guarded, create_only, refuse_existing, stream_etag
 from hangar.app.auth import commands as ac
@@ -102,6 +103,13 @@ def role_body(r: RoleView) -> dict[str, Any]:
     }
 
 
+def roles_body(views: list[RoleView]) -> dict[str, Any]:
+    roles = [role_body(r) for r in views]
+    builtin = sum(1 for r in roles if r["builtin"])
+    return {"roles": roles, "total": len(roles), "count": len(roles),
+            "builtin_count": builtin, "custom_count": len(roles) - builtin}
+
+
 def _role_id(role_id: str | None, role_name: str | None) -> str:
     value = role_id or role_name
     if not value:
@@ -177,11 +185,13 @@ class AuthController(Controller):
     # --- roles ---------------------------------------------------------------------------------
 
     @get("/roles", summary="All roles, built-in and custom")
-    async def list_roles(self, services: Services) -> dict[str, Any]:
-        roles = [role_body(r) for r in services.auth.view.all_roles()]
-        builtin = sum(1 for r in roles if r["builtin"])
-        return {"roles": roles, "total": len(roles), "count": len(roles),
-                "builtin_count": builtin, "custom_count": len(roles) - builtin}
+    async def list_roles(
+        self, services: Services,
+        as_of: Annotated[str | None, Parameter(max_length=64, description="a position or RFC 3339 time")] = None,
+    ) -> dict[str, Any] | Response[dict[str, Any]]:
+        if as_of is not None:
+            return await as_of_views.roles(services, as_of)
+        return roles_body(services.auth.view.all_roles())
 
     @get("/roles/builtin", summary="The built-in roles")
     async def builtin_roles(self, services: Services) -> dict[str, Any]:

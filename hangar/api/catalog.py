@@ -15,6 +15,7 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import Parameter
 
+from hangar.api import as_of as as_of_views
 from hangar.api.deps import command_context, etag
 from hangar.api.paging import Cursor, PageLimit, page_rows, paged, wants_page
 from hangar.api.views import redact_env
@@ -147,8 +148,11 @@ class CatalogController(Controller):
         tags: Annotated[str | None, Parameter(query="tags", max_length=1024)] = None,
         limit: PageLimit = None,
         cursor: Cursor = None,
-    ) -> dict[str, Any]:
+        as_of: Annotated[str | None, Parameter(max_length=64, description="a position or RFC 3339 time")] = None,
+    ) -> dict[str, Any] | Response[dict[str, Any]]:
         wanted = [t for t in (tags or "").split(",") if t.strip()]
+        if as_of is not None:
+            return await as_of_views.catalog(services, as_of, search, wanted)
         rows = services.catalog_view.search(search, wanted)
         if wants_page(limit, cursor):
             page = page_rows(services.pager, f"catalog:{search or ''}:{tags or ''}", rows,

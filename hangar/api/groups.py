@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post, put
+from litestar.params import Parameter
 
+from hangar.api import as_of as as_of_views
 from hangar.api.deps import command_context, etag
 from hangar.api.preconditions import create_guarded, create_only, refuse_existing
 from hangar.api.provider_runtime import InvokeRequest
@@ -218,7 +220,12 @@ class GroupController(Controller):
     tags = ["groups"]
 
     @get("/", summary="List groups with their members and circuit breaker state")
-    async def list_groups(self, services: Services) -> GroupList:
+    async def list_groups(
+        self, services: Services,
+        as_of: Annotated[str | None, Parameter(max_length=64, description="a position or RFC 3339 time")] = None,
+    ) -> GroupList | Response[dict[str, Any]]:
+        if as_of is not None:
+            return await as_of_views.groups(services, as_of)
         return GroupList([group_body(services, v) for _, v in sorted(services.groups.views.items())])
 
     @post("/", status_code=201, summary="Create a group")
@@ -233,7 +240,12 @@ class GroupController(Controller):
         return Response(GroupCreated(data.group_id, True), status_code=201, headers=headers)
 
     @get("/{group_id:str}", summary="Group detail with members and circuit breaker state")
-    async def get_group(self, services: Services, group_id: str) -> Response[GroupBody]:
+    async def get_group(
+        self, services: Services, group_id: str,
+        as_of: Annotated[str | None, Parameter(max_length=64, description="a position or RFC 3339 time")] = None,
+    ) -> Response[GroupBody] | Response[dict[str, Any]]:
+        if as_of is not None:
+            return await as_of_views.group(services, as_of, group_id)
         v = _view(services, group_id)
         return Response(group_body(services, v), headers={"ETag": etag(v.version)})
 

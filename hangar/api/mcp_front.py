@@ -157,5 +157,10 @@ def create_front_door(services: Services, access: McpAccess | None = None) -> Mc
 @asgi("/mcp", is_mount=True, copy_scope=False)
 async def mcp_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
     """``/mcp``: the MCP Streamable HTTP endpoint (POST, the GET stream, DELETE)."""
+    if scope.get("path", "").startswith("/providers/"):
+        # ``/mcp/providers/{id}``: one provider alone (hangar.api.mcp_provider); Litestar cannot
+        # nest a mount inside this one, so the front door's mount hands it over.
+        await scope["app"].state.mcp_providers(scope, receive, send)
+        return
     front: McpFrontDoor = scope["app"].state.mcp_front
     await front(scope, receive, send)

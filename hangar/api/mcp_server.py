@@ -18,7 +18,7 @@ import contextlib
 import logging
 import time
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import TYPE_CHECKING, Any
 
 import mcp_types as types
@@ -238,27 +238,12 @@ class McpServer:
             raise MCPError(code=INVALID_PARAMS, message=exc.message) from None
         if not self.front.access.visible(principal, target, tool, is_group):
             raise MCPError(code=INVALID_PARAMS, message=UnknownToolError(params.name).message)
+        cctx = CommandContext(principal=principal)
         token = CURRENT_RELAY.set(_FrontRelay(ctx))
         try:
-            cctx = CommandContext(principal=principal)
-            res = await self.catalog.call(params.name, dict(params.arguments or {}), cctx)
-        except HangarError as exc:
-            body = ErrorBody(error=exc.error_type, message=exc.message, status_code=exc.status_code)
-            out: dict[str, Any] = {
-                "content": [{"type": "text", "text": f"{exc.error_type}: {exc.message}"}],
-                "structuredContent": msgspec.to_builtins(body),
-                "isError": True,
-            }
-        else:
-            out = {"content": res.result, "isError": res.is_error}
-            if res.structured_content is not None:
-                out["structuredContent"] = res.structured_content
+            return await call_result(ctx, self.catalog.call(params.name, dict(params.arguments or {}), cctx))
         finally:
             CURRENT_RELAY.reset(token)
-        # A plain dict skips building a model per call; the runner validates it all the same.
-        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
-            out["resultType"] = "complete"
-        return out  # type: ignore[return-value]
 
 
     # --- resources, prompts, completions: forwarded to their provider -------------------------------
@@ -346,6 +331,28 @@ class McpServer:
     ) -> types.EmptyResult:
         # Providers' log messages reach a caller during its calls; the SDK applies the level.
         return types.EmptyResult()
+
+
+async def call_result(ctx: ServerRequestContext[Any, Any], call: Awaitable[Any]) -> Any:
+    """Await a tool call and shape its ``CallToolResult``; Hangar's refusals become ``isError``
+    results (text plus the REST error envelope as ``structuredContent``)."""
+    try:
+        res = await call
+    except HangarError as exc:
+        body = ErrorBody(error=exc.error_type, message=exc.message, status_code=exc.status_code)
+        out: dict[str, Any] = {
+            "content": [{"type": "text", "text": f"{exc.error_type}: {exc.message}"}],
+            "structuredContent": msgspec.to_builtins(body),
+            "isError": True,
+        }
+    else:
+        out = {"content": res.result, "isError": res.is_error}
+        if res.structured_content is not None:
+            out["structuredContent"] = res.structured_content
+    # A plain dict skips building a model per call; the runner validates it all the same.
+    if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+        out["resultType"] = "complete"
+    return out
 
 
 class _FrontRelay:

@@ -8,6 +8,7 @@ import msgspec
 from litestar import Controller, MediaType, Request, Response, delete, get, post, put
 from litestar.params import Parameter
 
+from hangar.api import as_of as as_of_views
 from hangar.api import views
 from hangar.api.deps import command_context, etag
 from hangar.api.paging import Cursor, InvalidCursorError, PageLimit, page_rows, paged, wants_page
@@ -102,7 +103,10 @@ class ProviderController(Controller):
         state_filter: Annotated[StateFilter | None, Parameter(query="state")] = None,
         limit: PageLimit = None,
         cursor: Cursor = None,
+        as_of: Annotated[str | None, Parameter(max_length=64, description="a position or RFC 3339 time")] = None,
     ) -> Response[views.ProviderListBody]:
+        if as_of is not None:
+            return await as_of_views.providers(services, as_of, state_filter)  # type: ignore[return-value]
         if wants_page(limit, cursor):
             proj = services.providers
             rows = [v for v in sorted(proj.views.values(), key=lambda v: v.provider_id)
@@ -127,7 +131,12 @@ class ProviderController(Controller):
         return Response(ProviderCreated(data.provider_id, True), status_code=201, headers=headers)
 
     @get("/{provider_id:str}", summary="Get one provider")
-    async def get_provider(self, services: Services, provider_id: str) -> Response[views.ProviderDetail]:
+    async def get_provider(
+        self, services: Services, provider_id: str,
+        as_of: Annotated[str | None, Parameter(max_length=64, description="a position or RFC 3339 time")] = None,
+    ) -> Response[views.ProviderDetail]:
+        if as_of is not None:
+            return await as_of_views.provider(services, as_of, provider_id)
         view = services.providers.get(provider_id)
         if view is None:
             raise ProviderNotFoundError(provider_id)

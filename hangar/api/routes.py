@@ -11,8 +11,10 @@ from hangar.api.catalog import CatalogController
 from hangar.api.config import ConfigController
 from hangar.api.definitions import DefinitionsController
 from hangar.api.discovery import DiscoveryController
+from hangar.api.events import EventsController
 from hangar.api.groups import GroupController
 from hangar.api.health import live, ready
+from hangar.api.log_insight import LogInsightController
 from hangar.api.maintenance import MaintenanceController
 from hangar.api.mcp_front import mcp_endpoint
 from hangar.api.observability import ObservabilityController, prometheus_metrics
@@ -21,6 +23,7 @@ from hangar.api.providers import ProviderController
 from hangar.api.registry import RegistryAdminController, ServersController, SkillsController
 from hangar.api.system import SystemController
 from hangar.api.tools import ToolsController
+from hangar.api.v1beta.router import toolhive_router
 from hangar.api.ws import events_stream, state_stream
 from hangar.ui import ui_route_handlers
 
@@ -52,4 +55,9 @@ ROUTE_HANDLERS: list[Any] = [
     live,
     ready,
     *ui_route_handlers(),
+    # ToolHive's API at /api/v1beta (docs/toolhive.md)
+    toolhive_router(),
+    # the log as a product
+    EventsController,
+    LogInsightController,
 ]

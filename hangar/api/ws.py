@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Annotated
 
 import msgspec
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
+from litestar.params import Parameter
 
 from hangar.api.guard import accepted_subprotocol
+from hangar.api.ws_resume import parse_message, serve_resumable
 from hangar.app.hub import Subscriber
 from hangar.app.services import Services
 
@@ -25,9 +28,13 @@ class StreamFilter(msgspec.Struct, forbid_unknown_fields=True):
 _filter_decoder = msgspec.json.Decoder(StreamFilter)
 
 
-async def _receive_filters(socket: WebSocket, sub: Subscriber) -> None:
+async def _receive_filters(socket: WebSocket, sub: Subscriber) -> int | None:
     while True:
         text = await socket.receive_data(mode="text")
+        with contextlib.suppress(msgspec.DecodeError):
+            resume = parse_message(text)
+            if resume.resume is not None:
+                return resume.resume  # continue on the resumable path (hangar/api/ws_resume.py)
         try:
             f = _filter_decoder.decode(text)
         except msgspec.DecodeError as exc:
@@ -45,15 +52,19 @@ async def _send_frames(socket: WebSocket, sub: Subscriber) -> None:
         await socket.send_data(frame.decode(), mode="text")
 
 
-async def stream(socket: WebSocket, sub: Subscriber) -> None:
-    """Pump frames to the client until it leaves or falls too far behind."""
+async def stream(socket: WebSocket, sub: Subscriber) -> int | None:
+    """Pump frames to the client until it leaves, falls too far behind, or asks to resume
+    from a position (returned)."""
+    receiver = asyncio.create_task(_receive_filters(socket, sub))
     tasks = [
         asyncio.create_task(_send_frames(socket, sub)),
-        asyncio.create_task(_receive_filters(socket, sub)),
+        receiver,
         asyncio.create_task(sub.overflowed.wait()),
     ]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        if receiver.done() and not receiver.cancelled() and receiver.exception() is None:
+            return receiver.result()
     finally:
         for t in tasks:
             t.cancel()
@@ -61,15 +72,16 @@ async def stream(socket: WebSocket, sub: Subscriber) -> None:
     if sub.overflowed.is_set():
         with contextlib.suppress(Exception):
             await asyncio.wait_for(socket.close(code=CLOSE_TOO_SLOW, reason="client too slow"), 2)
+    return None
 
 
-async def _serve(socket: WebSocket, services: Services, event_types: list[str] | None) -> None:
+async def _serve(socket: WebSocket, services: Services, event_types: list[str] | None) -> int | None:
     await socket.accept(subprotocols=accepted_subprotocol(socket.scope))
     sub = services.hub.subscribe(event_types=event_types)
     try:
-        await stream(socket, sub)
+        return await stream(socket, sub)
     except WebSocketDisconnect:
-        pass
+        return None
     finally:
         services.hub.unsubscribe(sub)
 
@@ -77,9 +89,19 @@ async def _serve(socket: WebSocket, services: Services, event_types: list[str] |
 
 
 @websocket("/api/ws/events")
-async def events_stream(socket: WebSocket, services: Services) -> None:
-    """Every domain event as one flat JSON frame; send a filter object to narrow it."""
-    await _serve(socket, services, None)
+async def events_stream(
+    socket: WebSocket, services: Services, from_position: Annotated[int | None, Parameter(ge=0)] = None
+) -> None:
+    """Every domain event as one flat JSON frame; send a filter object to narrow it.
+    ``?from_position=N`` or a ``{"resume": N}`` message: stored events after N first, then live."""
+    if from_position is not None:
+        await socket.accept(subprotocols=accepted_subprotocol(socket.scope))
+        await serve_resumable(socket, services, from_position)
+        return
+    resume = await _serve(socket, services, None)
+    if resume is not None:
+        await socket.send_json({"resumed": resume})
+        await serve_resumable(socket, services, resume)
 
 
 @websocket("/api/ws/state")

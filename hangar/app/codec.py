@@ -11,6 +11,7 @@ import os
 import time
 import uuid
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import msgspec
@@ -71,16 +72,26 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
+class _FrameHead(msgspec.Struct):
+    """The envelope of a frame, in this field order (a Struct encodes faster than a dict)."""
+
+    event_id: str
+    stream_id: str
+    position: int
+    recorded_at: str
+    occurred_at: float
+
+
+# The events of one group commit share their commit time, so consecutive frames mostly format
+# the same moment; formatting it is the costliest part of a frame when the log is paged.
+_frame_time = lru_cache(maxsize=256)(iso)
+
+
 def frame(recorded: RecordedEvent) -> bytes:
     """The flat WebSocket frame: envelope fields, then the event's own fields."""
+    ts = recorded.recorded_at
     head = _encoder.encode(
-        {
-            "event_id": recorded.event_id,
-            "stream_id": recorded.stream_id,
-            "position": recorded.position,
-            "recorded_at": iso(recorded.recorded_at),
-            "occurred_at": recorded.recorded_at,
-        }
+        _FrameHead(recorded.event_id, recorded.stream_id, recorded.position, _frame_time(ts), ts)
     )
     data = recorded.data
     if len(data) <= 2:  # an event with no fields beyond its tag cannot occur, but stay valid

@@ -66,6 +66,8 @@ class Lifecycle:
         self._supervisor: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._closing = False
+        self.resolve_refs: Callable[[Any], Any] | None = None
+        """Swaps ``${secret:NAME}`` references for values, only for the process being started."""
 
     def handle(self, provider_id: str) -> ProviderHandle:
         h = self.handles.get(provider_id)
@@ -96,6 +98,15 @@ class Lifecycle:
             spec = self.secrets.open_spec(agg.spec) if self.secrets is not None else agg.spec
             await self.repo.execute(pid, lambda p: p.begin_start(), meta)
             h.wanted = True
+            if self.resolve_refs is not None:
+                try:
+                    spec = self.resolve_refs(spec)
+                except HangarError as exc:
+                    # The reason names the missing secret, never a value; no retry can help.
+                    h.wanted = False
+                    reason = exc.message
+                    await self.repo.execute(pid, lambda p: p.record_start_failed(reason, 1), meta)
+                    raise ProviderUnavailableError(f"Provider '{pid}' failed to start: {reason}") from None
             started = time.perf_counter()
             conn = self.connector.connect(
                 pid, spec,

@@ -9,6 +9,7 @@ event store, WebSocket frames, exports and logs only ever carry ciphertext.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import msgspec
@@ -21,6 +22,9 @@ PREFIX = "enc:v1:"
 SECRET_MARKERS = ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL", "AUTH", "PRIVATE")
 REDACTED = "***"
 DEFAULT_KEY_FILE = "./data/hangar-secret.key"
+SECRET_REFERENCE = re.compile(r"\$\{secret:([A-Za-z0-9][A-Za-z0-9_.-]*)\}")
+"""``${secret:NAME}``: a reference to the secrets vault, resolved only when a process starts; the
+reference itself is not secret, so it is recorded as written."""
 
 
 def looks_secret(name: str) -> bool:
@@ -38,7 +42,8 @@ def secret_names(spec: ProviderSpec) -> set[str]:
 
 def redact_env(spec: ProviderSpec) -> dict[str, str]:
     names = secret_names(spec)
-    return {k: (REDACTED if k in names or is_sealed(v) else v) for k, v in spec.env.items()}
+    return {k: (REDACTED if (k in names or is_sealed(v)) and not SECRET_REFERENCE.fullmatch(v) else v)
+            for k, v in spec.env.items()}
 
 
 class SecretBox:
@@ -86,7 +91,7 @@ class SecretBox:
         old = previous.env if previous is not None else {}
         env: dict[str, str] = {}
         for k, v in spec.env.items():
-            if k not in names or is_sealed(v):
+            if k not in names or is_sealed(v) or SECRET_REFERENCE.fullmatch(v):
                 env[k] = v
             elif k in old and is_sealed(old[k]) and self._same(old[k], v):
                 env[k] = old[k]

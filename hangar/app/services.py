@@ -7,6 +7,7 @@ import socket
 import time
 import uuid
 from pathlib import Path
+from typing import cast
 
 import structlog
 
@@ -21,6 +22,8 @@ from hangar.app.groups import GroupModule
 from hangar.app.hub import EventHub
 from hangar.app.invoke import Invoker
 from hangar.app.lifecycle import Lifecycle, register_lifecycle_commands
+from hangar.app.log.ports import LogStore
+from hangar.app.log.wiring import LogFeatures
 from hangar.app.maintenance import Maintenance
 from hangar.app.ports import EventStore, ProviderConnector
 from hangar.app.projections.catalog import CatalogProjection
@@ -91,6 +94,7 @@ class Services:
         self._wire_discovery_and_catalog(store, config)
         self._wire_mcp(store)
         self._wire_registries(store, config)
+        self._wire_toolhive(store, config)
         self.alerts = Alerts(self)
         self.metrics.bind(self)
         obs = config.observability
@@ -98,6 +102,12 @@ class Services:
         self.config_sync.settings_hooks.append(lambda c: self.metrics_history.reconfigure(
             c.observability.history_interval_s, c.observability.history_max_points))
         self.started_monotonic = time.monotonic()
+        # --- the log as a product: events API, resumable streams, time travel ------------------
+        self.log = LogFeatures(
+            cast(LogStore, store), self.projector, self.providers, self.groups, self.catalog_view,
+            self.auth.view, config.websocket.queue_size,
+            config.event_store.checkpoint_every,
+        )
 
     @property
     def uptime_seconds(self) -> float:
@@ -105,7 +115,9 @@ class Services:
 
     async def start(self) -> None:
         await self.store.start()
+        await self.log.start()
         await self.projector.start()
+        await self.log.caught_up()
         self.metrics.live = True
         await self.alerts.start()
         await self.auth.start()
@@ -118,6 +130,7 @@ class Services:
         await self.config_sync.apply_startup()
         await seed_catalog(self.bus, self.config.catalog.seed, self._config_dir())
         await self.discovery.start()
+        self.toolhive.start()
         self.metrics_history.start()
         self.config_sync.start_watching()
         self.started_monotonic = time.monotonic()
@@ -170,6 +183,18 @@ class Services:
         self.async_invocations = AsyncInvocations(self.bus)
         if hasattr(self.connector, "on_offerings_changed"):
             self.connector.on_offerings_changed = self.mcp_discovery.offerings_changed
+
+    def _wire_toolhive(self, store: EventStore, config: HangarConfig) -> None:
+        from hangar.app.toolhive.module import ToolhiveModule
+
+        self.toolhive = ToolhiveModule(
+            store, self.projector.wait_for, self.bus, config.event_store.snapshot_every, self.providers,
+            self.groups, self.catalog_view, self.skills_view, self.lifecycle, self.secrets, config.clients,
+            config.registries,
+            lambda ctx: ctx.metadata(new_id(), self.instance_id),
+        )
+        self.projector.projections.append(self.toolhive.view)
+
     def _wire_registries(self, store: EventStore, config: HangarConfig) -> None:
         """Skills registry, cursor signing (registries, tools API, paging)."""
         from hangar.api.paging import Pager
@@ -188,6 +213,7 @@ class Services:
     async def close(self) -> None:
         await self.async_invocations.close()
         await self.mcp_discovery.close()
+        await self.toolhive.close()
         await self.discovery.close()
         await self.config_sync.stop_watching()
         await self.metrics_history.stop()
@@ -196,4 +222,5 @@ class Services:
         await self.alerts.close()
         await self.auth.close()
         await self.projector.stop()
+        await self.log.close()
         await self.store.close()

@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from hangar import cli_log
 from hangar.cli_client import output as out
 from hangar.cli_client.http import Api
 from hangar.cli_client.streams import follow
@@ -106,8 +107,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     show.add_argument("group")
     show.set_defaults(client_func=groups_show)
 
-    events = sub.add_parser("events", help="the live event stream")
-    es = events.add_subparsers(dest="events_command", required=True)
+    events = sub.add_parser("events", parents=[common], help="the event log: a page, --follow, or tail")
+    es = events.add_subparsers(dest="events_command")
+    cli_log.add_event_options(events)  # hangar events [--from N] [--follow]
     tail = es.add_parser("tail", parents=[common], help="print events as they happen until Ctrl-C")
     tail.add_argument("--type", action="append", default=None, help="event type to keep (repeatable)")
     tail.add_argument("--provider", action="append", default=None, help="provider id to keep (repeatable)")

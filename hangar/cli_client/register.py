@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from hangar import cli_log
 from hangar.cli_client import fleet, providers
 from hangar.cli_client.http import Api, CliFailure, add_connection_options
 
@@ -35,3 +36,4 @@ def add_client_subcommands(sub: argparse._SubParsersAction) -> None:
     common.set_defaults(func=run_client)
     providers.register(sub, common)
     fleet.register(sub, common)
+    cli_log.register(sub, common)  # diff, as-of

@@ -48,6 +48,8 @@ class EventStoreConfig(Strict):
     snapshot_every: Annotated[int, msgspec.Meta(ge=0)] = 100
     batch_max: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 500
     sqlite_synchronous: Literal["FULL", "NORMAL", "EXTRA"] = "FULL"
+    # Events between two read-model checkpoints: the most an as-of read folds.
+    checkpoint_every: Annotated[int, msgspec.Meta(ge=100)] = 10_000
 
 
 class HealthConfig(Strict):
@@ -202,6 +204,20 @@ class McpConfig(Strict):
     """Off: no provider is started to learn its tools (each provider's own flag is then moot)."""
 
 
+class ClientsConfig(Strict):
+    """Where MCP client configuration files and skills are written (ToolHive's clients API)."""
+
+    home: str = "~"
+    """The home directory the clients' files live under; tests and containers point it elsewhere."""
+    public_url: str | None = None
+    """Hangar's URL as clients reach it; by default the URL of the registering request."""
+
+
+class RegistriesConfig(Strict):
+    refresh_interval_s: Annotated[float, msgspec.Meta(ge=0, le=604_800)] = 3600.0
+    """How often registered registry sources are refreshed (0: only on demand)."""
+
+
 class HangarConfig(Strict):
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     event_store: EventStoreConfig = msgspec.field(default_factory=EventStoreConfig)
@@ -216,3 +232,5 @@ class HangarConfig(Strict):
     discovery: DiscoveryConfig = msgspec.field(default_factory=DiscoveryConfig)
     catalog: CatalogConfig = msgspec.field(default_factory=CatalogConfig)
     mcp: McpConfig = msgspec.field(default_factory=McpConfig)
+    clients: ClientsConfig = msgspec.field(default_factory=ClientsConfig)
+    registries: RegistriesConfig = msgspec.field(default_factory=RegistriesConfig)

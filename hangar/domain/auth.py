@@ -28,7 +28,10 @@ PERMISSION_CATALOGUE: dict[str, tuple[str, ...]] = {
     "system": ("read",),
     "events": ("read",),
     "maintenance": ("write",),
-    "skills": ("read", "publish"),
+    "skills": ("read", "publish", "write"),
+    # the ToolHive vocabulary (/api/v1beta)
+    "secrets": ("read", "write"),
+    "clients": ("read", "write"),
 }
 
 ALL_ACTIONS = frozenset(a for actions in PERMISSION_CATALOGUE.values() for a in actions)

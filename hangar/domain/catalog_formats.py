@@ -74,7 +74,7 @@ def toolhive_entry(item: dict[str, Any], name: str | None = None) -> CatalogEntr
     if not name:
         raise ValidationError("a ToolHive server needs a name")
     meta = {k: item[k] for k in ("metadata", "tier", "status", "target_port", "proxy_port", "title",
-                                 "docker_tags", "permissions", "headers", "custom_metadata", "overview")
+                                 "docker_tags", "permissions", "headers", "custom_metadata", "overview", "provenance")
             if item.get(k) not in (None, [], {})}
     url = item.get("url")
     image = item.get("image")

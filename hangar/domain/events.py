@@ -154,11 +154,12 @@ from hangar.domain.group_events import GROUP_EVENTS  # noqa: E402
 from hangar.domain.mcp_events import MCP_EVENTS  # noqa: E402
 from hangar.domain.ops_events import OPS_EVENTS  # noqa: E402
 from hangar.domain.skill_events import SKILL_EVENTS  # noqa: E402
+from hangar.domain.toolhive_events import TOOLHIVE_EVENTS  # noqa: E402
 
 EVENT_TYPES: tuple[type[Event], ...] = (
     PROVIDER_EVENTS + GROUP_EVENTS + DISCOVERY_EVENTS + CATALOG_EVENTS + AUTH_EVENTS + OPS_EVENTS
     + MCP_EVENTS
-    + SKILL_EVENTS
+    + SKILL_EVENTS + TOOLHIVE_EVENTS
 )
 
 # The tagged union every stored event decodes into.

@@ -30,6 +30,8 @@ events = sa.Table(
     sa.UniqueConstraint("event_id", name="uq_events_event_id"),
     # Also the index for stream reads: (stream_id = ? AND stream_version > ?) ORDER BY version.
     sa.UniqueConstraint("stream_id", "stream_version", name="uq_events_stream_version"),
+    sa.Index("ix_events_type_position", "event_type", "position"),
+    sa.Index("ix_events_recorded_at", "recorded_at"),
     sqlite_autoincrement=True,
 )
 
@@ -38,6 +40,17 @@ snapshots = sa.Table(
     metadata,
     sa.Column("stream_id", sa.Text(), primary_key=True),
     sa.Column("version", sa.BigInteger(), nullable=False),
+    sa.Column("state", sa.LargeBinary(), nullable=False),
+)
+
+# Pickled read models at a position (see ``hangar/app/log/checkpoints.py``); ``format`` names
+# the code that wrote them, so a checkpoint from another version is ignored, never misread.
+read_model_checkpoints = sa.Table(
+    "read_model_checkpoints",
+    metadata,
+    sa.Column("position", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("format", sa.Text(), nullable=False),
+    sa.Column("recorded_at", sa.Double(), nullable=False),
     sa.Column("state", sa.LargeBinary(), nullable=False),
 )
 

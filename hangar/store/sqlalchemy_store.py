@@ -14,13 +14,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hangar.app.log.ports import EventQuery, StreamInfo
 from hangar.app.ports import NewEvent, RecordedEvent, Snapshot
 from hangar.domain.errors import ConcurrencyError, NoSnapshotError
 
-from .driver import Driver
+from . import log_reads
+from .driver import CompiledSql, Driver
 from .engine import BEGIN_OPTION, Backend, create_engine
 from .errors import StoreClosedError
-from .schema import events, snapshots
+from .schema import events, read_model_checkpoints, snapshots
 from .sql import Statements, heads_from_rows
 from .subscription import LiveTail, Notifier, subscription
 from .writer import GroupCommitWriter
@@ -220,3 +222,47 @@ class SqlEventStore:
             page_size=self._page_size,
             poll_interval_s=self._poll_interval_s,
         )
+
+    # -- reading the log as a product (events API, time travel) ---------------------------------
+
+    async def _fetch_stmt(self, stmt: sa.Select[Any]) -> Sequence[Sequence[Any]]:
+        """A one-off statement, its values inlined as parameters, run on the raw driver."""
+        compiled = CompiledSql(stmt, self._engine_dialect(), expand=True)
+        async with self._connect() as conn:
+            db = await Driver.open(conn, self._backend.is_sqlite)
+            return await db.fetch(compiled.sql, compiled.args())
+
+    def _engine_dialect(self) -> Any:
+        if self._engine is None:
+            raise StoreClosedError("event store not started")
+        return self._engine.dialect
+
+    async def read_events(self, query: EventQuery) -> list[RecordedEvent]:
+        rows = await self._fetch_stmt(log_reads.events_select(query, query.limit))
+        return list(starmap(RecordedEvent, rows))
+
+    async def stream_info(self, stream_id: str) -> StreamInfo:
+        (version, count, first, last, snap), = await self._fetch_stmt(log_reads.stream_info_select(stream_id))
+        head = max(int(version or 0), int(snap or 0))
+        return StreamInfo(stream_id, head, int(count), None if snap is None else int(snap),
+                          None if first is None else int(first), None if last is None else int(last))
+
+    async def position_at(self, moment: float) -> int:
+        rows = await self._fetch_stmt(log_reads.position_at_select(moment))
+        return int(rows[0][0] or 0)
+
+    async def checkpoint_positions(self, fmt: str) -> list[int]:
+        return [int(r[0]) for r in await self._fetch_stmt(log_reads.checkpoint_positions_select(fmt))]
+
+    async def load_checkpoint(self, position: int, fmt: str) -> bytes | None:
+        rows = await self._fetch_stmt(log_reads.checkpoint_select(position, fmt))
+        return bytes(rows[0][0]) if rows else None
+
+    async def save_checkpoint(self, position: int, fmt: str, recorded_at: float, state: bytes) -> None:
+        dialect_insert: Any = sqlite.insert if self._backend.is_sqlite else postgresql.insert
+        stmt = dialect_insert(read_model_checkpoints).values(
+            position=position, format=fmt, recorded_at=recorded_at, state=state
+        ).on_conflict_do_nothing(index_elements=[read_model_checkpoints.c.position])
+        async with self._connect("IMMEDIATE") as conn:
+            await conn.execute(stmt)
+            await conn.commit()
