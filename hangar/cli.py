@@ -223,7 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     # MCP client setup: logic in hangar.mcp_config.
     mcfg = sub.add_parser("mcp-config", help="print the config snippet that points an MCP client at /mcp")
-    mcfg.add_argument("--client", required=True, choices=["claude-desktop", "claude-code", "cursor", "vscode"])
+    mcfg.add_argument("--client", required=True, choices=["claude-desktop", "claude-code", "cursor", "vscode",
+                                                          "vscode-insider", "windsurf", "cline", "roo-code"])
     mcfg.add_argument("--url", default=os.environ.get("HANGAR_URL", "http://127.0.0.1:8000"),
                       help="where Hangar serves (or HANGAR_URL)")
     mcfg.add_argument("--name", default="hangar", help="the server's name in the client")
@@ -234,9 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _mcp_config(args: argparse.Namespace) -> int:
-    from hangar.mcp_config import WHERE, snippet
+    from hangar.mcp_config import snippet, where
 
-    print(f"# {WHERE[args.client]}", file=sys.stderr)
+    print(f"# {where(args.client)}", file=sys.stderr)
     print(snippet(args.client, args.url, args.name, args.api_key_env))
     return 0
 
