@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hangar.api.async_invoke import AsyncInvokeController
 from hangar.api.audit import AuditController
 from hangar.api.auth import AuthController
 from hangar.api.catalog import CatalogController
@@ -34,6 +35,7 @@ ROUTE_HANDLERS: list[Any] = [
     MaintenanceController,
     GroupController,
     mcp_endpoint,
+    AsyncInvokeController,
     ConfigController,
     DiscoveryController,
     CatalogController,

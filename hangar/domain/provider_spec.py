@@ -23,6 +23,12 @@ class ToolSpec(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
     description: str = ""
     input_schema: dict[str, Any] = {}
+    # What MCP clients need besides the above, passed through from the provider's tools/list.
+    title: str | None = None
+    output_schema: dict[str, Any] | None = None
+    annotations: dict[str, Any] | None = None
+    execution: dict[str, Any] | None = None
+    """e.g. ``{"taskSupport": "required"}`` (MCP tasks)."""
 
 
 class ProviderSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -43,6 +49,8 @@ class ProviderSpec(msgspec.Struct, frozen=True, kw_only=True):
     call_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
     secret_env: list[str] = []
     """Env names whose values are secret even if their names do not look it."""
+    discover_on_register: bool = True
+    """Start once in the background when registered, so its tools are known before first use."""
 
 
 def definition_of(source: ProviderSpec, **overrides: Any) -> ProviderSpec:

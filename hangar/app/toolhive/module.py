@@ -41,7 +41,7 @@ class ToolhiveModule:
         self.view = ToolhiveProjection()
 
         def repo(cls: type[A], kind: str, prefix: str) -> Repository[A]:
-            factory = RepositoryFactory(kind, prefix, cls, cls.from_snapshot)  # type: ignore[arg-type]
+            factory = RepositoryFactory[A](kind, prefix, cls, cls.from_snapshot)  # type: ignore[arg-type]
             return factory(store, wait_for, snapshot_every)
 
         self.secrets = SecretVault(repo(SecretsVault, "SecretsVault", "secrets:"), box, self.view, providers, runtime)
