@@ -11,7 +11,7 @@ from hangar.domain.errors import ValidationError
 
 ProviderMode = Literal["subprocess", "docker", "remote"]
 
-# Dots are reserved: the MCP front door names tools ``{provider}.{tool}``.
+# Dots are reserved: the MCP front door may join names as ``{provider}.{tool}`` (mcp.name_separator).
 PROVIDER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 _PROVIDER_ID_RE = re.compile(PROVIDER_ID_PATTERN)
 
