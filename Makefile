@@ -10,7 +10,11 @@ PORT ?=
 DB ?= sqlite+aiosqlite:///./data/hangar.db
 PYTEST_ARGS ?=
 
-.PHONY: serve test lint bench venv runtime clean lock
+# Official third-party MCP servers the pass-through tests run as providers (skipped without npm).
+NPM_SERVERS_DIR ?= .npm-servers
+NPM_SERVERS := @modelcontextprotocol/server-everything@2026.8.31 @modelcontextprotocol/server-filesystem@2026.8.31
+
+.PHONY: serve test lint bench venv runtime clean lock npm-servers
 
 # `make serve` needs the runtime dependencies only; dev tools and the test fixture distribution
 # are installed by `make test` (and `make lint`, `make bench`).
@@ -49,8 +53,16 @@ serve: runtime
 	@echo "hangar: starting with $(CONFIG)"
 	$(BIN)/hangar serve --config $(CONFIG) $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT)) --db '$(DB)'
 
-test: venv
+test: venv npm-servers
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+npm-servers: $(NPM_SERVERS_DIR)/.installed
+
+$(NPM_SERVERS_DIR)/.installed: Makefile
+	@if command -v npm >/dev/null 2>&1; then \
+		mkdir -p $(NPM_SERVERS_DIR) && \
+		npm install --silent --no-audit --no-fund --prefix $(NPM_SERVERS_DIR) $(NPM_SERVERS) && touch $@; \
+	else echo "npm not found: the tests with third-party MCP servers will be skipped"; fi
 
 lint: venv
 	$(BIN)/ruff check hangar tests bench

@@ -9,8 +9,8 @@ manages the SDK-built fixture server as provider ``p`` and a group ``g`` whose o
 * ``direct stdio``     Hangar's own stdio client straight to the fixture (no Hangar server)
 * ``REST provider``    ``POST /api/providers/p/tools/add/invoke``
 * ``REST group``       ``POST /api/groups/g/tools/add/invoke``
-* ``MCP provider``     ``tools/call p.add`` on ``/mcp`` (Streamable HTTP, SSE response)
-* ``MCP group``        ``tools/call g.add`` on ``/mcp``
+* ``MCP provider``     ``tools/call p__add`` on ``/mcp`` (Streamable HTTP, SSE response)
+* ``MCP group``        ``tools/call g__add`` on ``/mcp``
 
 and each row's p50/p99 is reported next to what it adds over the direct call. HTTP is spoken by
 a minimal keep-alive client on one connection (httpx costs milliseconds of client CPU per
@@ -179,8 +179,8 @@ ROWS: dict[str, Callable[..., Awaitable[CallFn]]] = {
     "direct stdio": open_direct,
     "REST provider": open_rest("providers", "p"),
     "REST group": open_rest("groups", "g"),
-    "MCP provider": open_mcp("p.add"),
-    "MCP group": open_mcp("g.add"),
+    "MCP provider": open_mcp("p__add"),
+    "MCP group": open_mcp("g__add"),
 }
 
 

@@ -14,6 +14,7 @@ from typing import cast
 from hangar.api.deps import Services as ServicesView
 from hangar.api.paging import Pager
 from hangar.app.alerts import AlertRules, alert_repository
+from hangar.app.async_invoke import AsyncInvocations
 from hangar.app.auth.service import AuthService
 from hangar.app.bus import CommandBus
 from hangar.app.catalog import Catalog, catalog_repository, seed_catalog
@@ -31,12 +32,14 @@ from hangar.app.lifecycle import register_lifecycle_commands
 from hangar.app.log.ports import LogStore
 from hangar.app.log.wiring import LogFeatures
 from hangar.app.maintenance import Maintenance
+from hangar.app.mcp_discovery import McpDiscovery
 from hangar.app.ports import EventStore, ProviderConnector
 from hangar.app.projections.alerts import AlertsProjection
 from hangar.app.projections.catalog import CatalogProjection
 from hangar.app.projections.config import ConfigProjection
 from hangar.app.projections.discovery import DiscoveryProjection
 from hangar.app.projections.groups import GroupsProjection
+from hangar.app.projections.offerings import OfferingsProjection
 from hangar.app.projections.providers import ProvidersProjection
 from hangar.app.projections.streams import StreamIndex
 from hangar.app.projector import Projector
@@ -133,6 +136,16 @@ class Services(ServicesView):
         self.discovery.register_with(bus)
         Catalog(catalog_repository(store, projector.wait_for, snap), bus, self.catalog_view, secrets).register_with(bus)
 
+        # --- the MCP front door's read model; providers' offerings learnt before first use ---------
+        self.offerings = OfferingsProjection()
+        projector.projections.append(self.offerings)
+        self.mcp_discovery = McpDiscovery(
+            bus, store, supervisor, providers, self.offerings, instance_id, config.mcp.discover_on_register)
+        projector.add_listener(self.mcp_discovery)
+        if hasattr(connector, "on_offerings_changed"):
+            connector.on_offerings_changed = self.mcp_discovery.offerings_changed
+        self.async_invocations = AsyncInvocations(bus)
+
         # --- registries (skills), cursor signing, the ToolHive vocabulary --------------------------
         self.pager = Pager()
         self.skills_view = SkillsProjection()
@@ -186,6 +199,7 @@ class Services(ServicesView):
         await self.auth.start()
         await self.supervisor.start()
         await self.reconcile_after_restart()
+        await self.mcp_discovery.start()
         await self.group_module.reconcile_after_restart()
         self.projector.add_listener(self.group_module.reactions)
         await self.group_module.sweep()
@@ -261,6 +275,8 @@ class Services(ServicesView):
         return Path(path).resolve().parent if path else None
 
     async def close(self) -> None:
+        await self.async_invocations.close()
+        await self.mcp_discovery.close()
         await self.toolhive.close()
         await self.discovery.close()
         await self.config_sync.stop_watching()

@@ -271,7 +271,26 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the running Hangar (or HANGAR_URL)")
         p.add_argument("--api-key", default=os.environ.get("HANGAR_API_KEY"), help="or HANGAR_API_KEY")
         p.add_argument("--timeout", type=float, default=120.0)
+
+    # MCP client setup: logic in hangar.mcp_config.
+    mcfg = sub.add_parser("mcp-config", help="print the config snippet that points an MCP client at /mcp")
+    mcfg.add_argument("--client", required=True, choices=["claude-desktop", "claude-code", "cursor", "vscode",
+                                                          "vscode-insider", "windsurf", "cline", "roo-code"])
+    mcfg.add_argument("--url", default=os.environ.get("HANGAR_URL", "http://127.0.0.1:8000"),
+                      help="where Hangar serves (or HANGAR_URL)")
+    mcfg.add_argument("--name", default="hangar", help="the server's name in the client")
+    mcfg.add_argument("--api-key-env", default=None, metavar="VAR",
+                      help="auth is on: the environment variable holding the API key")
+    mcfg.set_defaults(func=_mcp_config)
     return parser
+
+
+def _mcp_config(args: argparse.Namespace) -> int:
+    from hangar.mcp_config import snippet, where
+
+    print(f"# {where(args.client)}", file=sys.stderr)
+    print(snippet(args.client, args.url, args.name, args.api_key_env))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

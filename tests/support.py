@@ -26,21 +26,35 @@ def write_config(path: Path, body: str = "") -> Path:
     return path
 
 
+# Suites written before providers were discovered on registration test explicit lifecycles: their
+# servers keep registered providers cold unless the config has an ``mcp:`` section of its own.
+NO_DISCOVERY = "\nmcp: {discover_on_register: false}\n"
+
+
+def keep_providers_cold(config: Path) -> None:
+    text = config.read_text()
+    if not any(line.startswith("mcp:") for line in text.splitlines()):
+        config.write_text(text + NO_DISCOVERY)
+
+
 class HangarProcess:
     """``hangar serve`` in a subprocess on a free port, with its own database and config."""
 
     def __init__(self, workdir: Path, config: Path | None = None, db_url: str | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, discover: bool = False) -> None:
         self.workdir = workdir
         self.config = config or write_config(workdir / "hangar.yaml")
         self.db_url = db_url or f"sqlite+aiosqlite:///{workdir / 'hangar.db'}"
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = env or {}
+        self.discover = discover
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / f"hangar-{self.port}.log"
 
     def start(self, timeout: float = 60.0) -> HangarProcess:
+        if not self.discover:
+            keep_providers_cold(self.config)
         env = {**os.environ, **self.env}
         env.pop("HANGAR_DB_URL", None)
         self._log = open(self.log_path, "ab")

@@ -40,7 +40,7 @@ def tour_steps() -> list[str]:
 # What each step of the tour must print, in order (one list per "# comment" section).
 EXPECTED: list[list[str]] = [
     ['"status":"ready"'],
-    ['"provider_id":"math"', '"state":"cold"'],
+    ['"provider_id":"math"', '"mode":"subprocess"'],  # started once at registration: any state
     ['"text":"5.0"', '"is_error":false'],
     ['"name":"add"', '"circuit_breaker_state"', '"logs":['],
     ['"history":[', '"total":'],

@@ -8,6 +8,7 @@ from litestar import Request
 from litestar.datastructures import State
 
 from hangar.api.paging import Pager
+from hangar.app.async_invoke import AsyncInvocations
 from hangar.app.auth.service import AuthService
 from hangar.app.bus import CommandBus, CommandContext
 from hangar.app.config_sync import ConfigSync
@@ -58,6 +59,7 @@ class Services:
     pager: Pager
     skills_view: SkillsProjection
     toolhive: ToolhiveModule
+    async_invocations: AsyncInvocations
     started_monotonic: float
 
     @property

@@ -16,5 +16,6 @@ class McpAccess(Protocol):
         ...
 
     def visible(self, principal: str, target: str, tool: str, is_group: bool) -> bool:
-        """May ``principal`` see and call ``{target}.{tool}``?"""
+        """May ``principal`` see and call ``tool`` of ``target``? Prompts and resources are asked
+        about as ``prompt:{name}`` and ``resource:{uri}`` (policies name them the same way)."""
         ...

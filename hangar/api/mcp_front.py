@@ -1,6 +1,6 @@
 """The MCP front door: Hangar itself served as one MCP server over Streamable HTTP at ``/mcp``.
 
-``tools/list`` shows every provider's and group's tools named ``{provider_or_group}.{tool}`` and
+``tools/list`` shows every provider's and group's tools named ``{provider_or_group}__{tool}`` and
 ``tools/call`` routes them (``hangar.app.mcp_catalog``); every call is an ordinary command on the
 bus (``InvokeTool`` / ``InvokeGroupTool``), so history, breakers, metrics and audit are the same
 as for REST calls. Failures of a call come back as ``isError`` results (text plus the REST error
@@ -37,9 +37,12 @@ from hangar.api.errors import ErrorBody
 from hangar.api.mcp_access import McpAccess
 from hangar.app.bus import CommandBus
 from hangar.app.mcp_catalog import McpCatalog
+from hangar.app.mcp_names import DEFAULT_SEPARATOR
 from hangar.app.projections.groups import GroupsProjection
+from hangar.app.projections.offerings import OfferingsProjection
 from hangar.app.projections.providers import ProvidersProjection
 from hangar.app.projector import Projector
+from hangar.app.runtime_facts import ProviderRuntime
 from hangar.domain.errors import HangarError, ProviderUnavailableError
 
 if TYPE_CHECKING:
@@ -72,13 +75,17 @@ class FrontDoorStartingError(ProviderUnavailableError):
 class McpFrontDoor:
     def __init__(
         self, bus: CommandBus, providers: ProvidersProjection, groups: GroupsProjection, projector: Projector,
-        access: McpAccess | None = None,
+        access: McpAccess | None = None, *, offerings: OfferingsProjection | None = None,
+        separator: str = DEFAULT_SEPARATOR, runtime: ProviderRuntime | None = None,
+        settled: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self._projector = projector
         self.bus = bus
         self.providers = providers
         self.access: McpAccess = access or GuardedAccess()
-        self.catalog = McpCatalog(bus, providers, groups)
+        self.catalog = McpCatalog(bus, providers, groups, offerings, separator)
+        self._runtime = runtime
+        self._settled = settled
         self.route: Callable[[Scope, Receive, Send, str], Awaitable[None]] | None = None
         """In a cluster: serves each session on the replica holding it (``McpSessionRouter``)."""
         self.server: McpServer | None = None
@@ -109,7 +116,7 @@ class McpFrontDoor:
     async def _serve(self) -> None:
         try:
             module = await asyncio.to_thread(importlib.import_module, "hangar.api.mcp_server")
-            server: McpServer = module.McpServer(self.catalog, lambda: self.access)
+            server: McpServer = module.McpServer(self.catalog, lambda: self.access, self._runtime, self._settled)
             # The session manager's task group must be entered and left by one task: this one.
             async with server.run():
                 self.server = server
@@ -120,9 +127,9 @@ class McpFrontDoor:
         finally:
             self.server = None
 
-    async def _tools_changed(self) -> None:
+    async def _tools_changed(self, kinds: frozenset[str]) -> None:
         if self.server is not None:
-            await self.server.tools_changed()
+            await self.server.lists_changed(kinds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

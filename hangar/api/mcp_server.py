@@ -5,10 +5,11 @@ eras: the 2025 ``initialize`` handshake with sessions, and 2026-07-28 per-reques
 ``notifications/tools/list_changed`` reaches handshake-era clients on their session's GET stream
 and 2026-era clients on their ``subscriptions/listen`` stream.
 
-Request POSTs are answered with plain JSON rather than an SSE stream (the SDK's
-``json_response``): Hangar sends nothing request-scoped during a call (no server-to-client
-requests, no progress), and the SSE machinery cost about three times the CPU of the JSON answer
-per call. ``subscriptions/listen`` still streams (the SDK keeps SSE for it).
+Request POSTs are answered on an SSE stream, because a call relays what its provider sends while
+it runs: progress with the caller's token, log messages, and the provider's own requests
+(sampling, elicitation, roots), whose answers go back to the provider (``hangar.app.call_relay``).
+Resources, resource templates, prompts and completions are forwarded to their provider, names
+and URIs mapped by the catalog.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -27,21 +29,33 @@ from mcp.server.lowlevel import NotificationOptions, Server
 from mcp.server.models import InitializationOptions
 from mcp.server.session import ServerSession
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
-from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
+from mcp.server.subscriptions import (
+    InMemorySubscriptionBus,
+    ListenHandler,
+    PromptsListChanged,
+    ResourcesListChanged,
+    ToolsListChanged,
+)
 from mcp.shared.exceptions import MCPError
-from mcp_types import INVALID_PARAMS
+from mcp_types import INVALID_PARAMS, METHOD_NOT_FOUND
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from hangar.api.errors import ErrorBody
 from hangar.api.mcp_access import McpAccess
 from hangar.api.system import package_version
 from hangar.app.bus import CommandContext
-from hangar.app.mcp_catalog import McpCatalog, ToolEntry, UnknownToolError
-from hangar.domain.errors import HangarError
+from hangar.app.call_relay import CURRENT_RELAY, RelayRefused
+from hangar.app.mcp_catalog import McpCatalog, ToolEntry, UnknownResourceError, UnknownToolError, exposed_uri
+from hangar.app.runtime_facts import ProviderRuntime
+from hangar.domain.errors import HangarError, ProviderUnavailableError
 
 SESSION_HEADER = b"mcp-session-id"
 SESSION_IDLE_TIMEOUT_S = 30 * 60.0
 PRINCIPAL_KEY = "hangar.principal"
+# A client's first tools/list on a fresh server waits this long for providers being discovered.
+DISCOVERY_WAIT_S = 20.0
+FORWARD_TIMEOUT_S = 30.0
+_CAPABILITY_OF = {"sampling/createMessage": "sampling", "elicitation/create": "elicitation", "roots/list": "roots"}
 
 # One INFO line per session opened and closed is noise at Hangar's scale of clients.
 for _name in ("mcp.server.streamable_http_manager", "mcp.server.streamable_http"):
@@ -56,7 +70,9 @@ class _HangarMcpServer(Server[Any]):
     ) -> InitializationOptions:
         # Advertise listChanged to handshake-era clients: Hangar does send it.
         return super().create_initialization_options(
-            notification_options or NotificationOptions(tools_changed=True), experimental_capabilities, extensions,
+            notification_options or NotificationOptions(tools_changed=True, resources_changed=True,
+                                                        prompts_changed=True),
+            experimental_capabilities, extensions,
         )
 
 
@@ -102,22 +118,37 @@ class _Sessions:
 class McpServer:
     """Serves ``/mcp`` behind the front door (which authenticates each request first)."""
 
-    def __init__(self, catalog: McpCatalog, access: Callable[[], McpAccess]) -> None:
+    def __init__(
+        self, catalog: McpCatalog, access: Callable[[], McpAccess], runtime: ProviderRuntime | None = None,
+        settled: Callable[[float], Awaitable[None]] | None = None,
+    ) -> None:
         self._access = access
         """The front door's policy at the moment of each request (it may be reassigned)."""
         self.catalog = catalog
+        self._runtime = runtime
+        """Live connections for what is forwarded as is (resources, prompts, completions)."""
+        self._settled = settled
+        """Waits for discoveries in flight, so a first ``tools/list`` sees every tool."""
         self.subscriptions = InMemorySubscriptionBus()
         self.listen = ListenHandler(self.subscriptions)
-        self.server = _HangarMcpServer(
-            "hangar", version=package_version(),
-            instructions="Tools of every provider and group managed by Hangar, named '{provider_or_group}.{tool}'.",
-            on_list_tools=self._list_tools, on_call_tool=self._call_tool, on_subscriptions_listen=self.listen,
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # logging/setLevel is deprecated in 2026-07-28, not in 2025
+            self.server = _HangarMcpServer(
+                "hangar", version=package_version(),
+                instructions="Tools and prompts of every provider and group managed by Hangar, named "
+                             f"'{{provider_or_group}}{self.catalog.separator}{{name}}'; resources as "
+                             "'hangar://{provider}/{original uri}'.",
+                on_list_tools=self._list_tools, on_call_tool=self._call_tool, on_subscriptions_listen=self.listen,
+                on_list_resources=self._list_resources, on_list_resource_templates=self._list_templates,
+                on_read_resource=self._read_resource, on_list_prompts=self._list_prompts,
+                on_get_prompt=self._get_prompt, on_completion=self._complete,
+                on_set_logging_level=self._set_level,
+            )
         # Calls are already traced by Hangar's own events; the SDK's span-per-message middleware
         # is replaced by the session tracker.
         self.server.middleware = [self._track_session]
         self.manager = StreamableHTTPSessionManager(
-            app=self.server, session_idle_timeout=SESSION_IDLE_TIMEOUT_S, json_response=True,
+            app=self.server, session_idle_timeout=SESSION_IDLE_TIMEOUT_S,
         )
         self.sessions = _Sessions(SESSION_IDLE_TIMEOUT_S)
         self._list_cache: tuple[list[Any], types.ListToolsResult] | None = None
@@ -152,12 +183,22 @@ class McpServer:
         if scope.get("method") == "DELETE" or status == 404:
             self.sessions.forget(sid)
 
-    async def tools_changed(self) -> None:
+    async def lists_changed(self, kinds: frozenset[str]) -> None:
         self.sessions.prune()
         for session in list(self.sessions.sessions.values()):
             with contextlib.suppress(Exception):
-                await session.send_tool_list_changed()
-        await self.subscriptions.publish(ToolsListChanged())
+                if "tools" in kinds:
+                    await session.send_tool_list_changed()
+                if "resources" in kinds:
+                    await session.send_resource_list_changed()
+                if "prompts" in kinds:
+                    await session.send_prompt_list_changed()
+        if "tools" in kinds:
+            await self.subscriptions.publish(ToolsListChanged())
+        if "resources" in kinds:
+            await self.subscriptions.publish(ResourcesListChanged())
+        if "prompts" in kinds:
+            await self.subscriptions.publish(PromptsListChanged())
 
     # --- MCP handlers ----------------------------------------------------------------------------
 
@@ -180,6 +221,8 @@ class McpServer:
     async def _list_tools(
         self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
+        if self._settled is not None:
+            await self._settled(DISCOVERY_WAIT_S)
         principal = self._principal(ctx)
         entries = self.catalog.entries()
         visible = [e for e in entries if self._visible(principal, e)]
@@ -204,7 +247,103 @@ class McpServer:
         if not self._access().visible(principal, target, tool, is_group):
             raise MCPError(code=INVALID_PARAMS, message=UnknownToolError(params.name).message)
         cctx = CommandContext(principal=principal)
-        return await call_result(ctx, self.catalog.call(params.name, dict(params.arguments or {}), cctx))
+        token = CURRENT_RELAY.set(_FrontRelay(ctx))
+        try:
+            return await call_result(ctx, self.catalog.call(params.name, dict(params.arguments or {}), cctx))
+        finally:
+            CURRENT_RELAY.reset(token)
+
+
+    # --- resources, prompts, completions: forwarded to their provider -------------------------------
+
+    def _allowed(self, ctx: ServerRequestContext[Any, Any], provider: str, subject: str) -> bool:
+        return self._access().visible(self._principal(ctx), provider, subject, False)
+
+    async def _forward(self, provider: str, method: str, params: dict[str, Any]) -> Any:
+        try:
+            if self._runtime is None:
+                raise ProviderUnavailableError(f"Provider '{provider}' cannot be reached from /mcp")
+            # Connections that can forward any request (all of Hangar's runtime ones) have ``request``.
+            request = getattr(await self._runtime.connection(provider), "request", None)
+            if request is None:
+                raise ProviderUnavailableError(f"Provider '{provider}' cannot forward '{method}'")
+            return await request(method, params, FORWARD_TIMEOUT_S)
+        except HangarError as exc:
+            raise MCPError(code=-32603, message=f"{exc.error_type}: {exc.message}") from None
+
+    async def _list_resources(
+        self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        items = [e.body for e in self.catalog.listing().resources
+                 if self._allowed(ctx, e.provider, f"resource:{e.original}")]
+        return types.ListResourcesResult.model_validate({"resources": items})
+
+    async def _list_templates(
+        self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        items = [e.body for e in self.catalog.listing().templates
+                 if self._allowed(ctx, e.provider, f"resource:{e.original}")]
+        return types.ListResourceTemplatesResult.model_validate({"resourceTemplates": items})
+
+    async def _read_resource(
+        self, ctx: ServerRequestContext[Any, Any], params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
+        try:
+            provider, original = self.catalog.resolve_uri(str(params.uri))
+        except UnknownResourceError as exc:
+            raise MCPError(code=INVALID_PARAMS, message=exc.message) from None
+        if not self._allowed(ctx, provider, f"resource:{original}"):
+            raise MCPError(code=INVALID_PARAMS, message=UnknownResourceError(str(params.uri)).message)
+        res = await self._forward(provider, "resources/read", {"uri": original})
+        for c in res.get("contents") or []:
+            if isinstance(c, dict) and isinstance(c.get("uri"), str):
+                c["uri"] = exposed_uri(provider, c["uri"])
+        return types.ReadResourceResult.model_validate(res)
+
+    async def _list_prompts(
+        self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListPromptsResult:
+        items = [e.body for e in self.catalog.listing().prompts if self._allowed(ctx, e.provider, f"prompt:{e.prompt}")]
+        return types.ListPromptsResult.model_validate({"prompts": items})
+
+    async def _get_prompt(
+        self, ctx: ServerRequestContext[Any, Any], params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult:
+        try:
+            provider, prompt = self.catalog.resolve_prompt(params.name)
+        except UnknownToolError as exc:
+            raise MCPError(code=INVALID_PARAMS, message=exc.message) from None
+        if not self._allowed(ctx, provider, f"prompt:{prompt}"):
+            raise MCPError(code=INVALID_PARAMS, message=UnknownToolError(params.name, "prompt").message)
+        body: dict[str, Any] = {"name": prompt}
+        if params.arguments is not None:
+            body["arguments"] = params.arguments
+        return types.GetPromptResult.model_validate(await self._forward(provider, "prompts/get", body))
+
+    async def _complete(
+        self, ctx: ServerRequestContext[Any, Any], params: types.CompleteRequestParams
+    ) -> types.CompleteResult:
+        body = params.model_dump(by_alias=True, mode="json", exclude_none=True)
+        body.pop("_meta", None)
+        ref = body.get("ref") or {}
+        try:
+            if ref.get("type") == "ref/prompt":
+                provider, ref["name"] = self.catalog.resolve_prompt(str(ref.get("name")))
+                subject = f"prompt:{ref['name']}"
+            else:
+                provider, ref["uri"] = self.catalog.resolve_uri(str(ref.get("uri")))
+                subject = f"resource:{ref['uri']}"
+        except (UnknownToolError, UnknownResourceError) as exc:
+            raise MCPError(code=INVALID_PARAMS, message=exc.message) from None
+        if not self._allowed(ctx, provider, subject):
+            raise MCPError(code=INVALID_PARAMS, message="Unknown completion reference")
+        return types.CompleteResult.model_validate(await self._forward(provider, "completion/complete", body))
+
+    async def _set_level(
+        self, ctx: ServerRequestContext[Any, Any], params: types.SetLevelRequestParams
+    ) -> types.EmptyResult:
+        # Providers' log messages reach a caller during its calls; the SDK applies the level.
+        return types.EmptyResult()
 
 
 async def call_result(ctx: ServerRequestContext[Any, Any], call: Awaitable[Any]) -> Any:
@@ -229,7 +368,55 @@ async def call_result(ctx: ServerRequestContext[Any, Any], call: Awaitable[Any])
     return out
 
 
+class _FrontRelay:
+    """The calling client of one ``tools/call``, for the provider call made on its behalf."""
+
+    def __init__(self, ctx: ServerRequestContext[Any, Any]) -> None:
+        self.ctx = ctx
+        meta: Any = ctx.meta or {}
+        self.token = meta.get("progress_token", meta.get("progressToken"))
+
+    async def progress(self, params: dict[str, Any]) -> None:
+        if self.token is None:
+            return
+        note = types.ProgressNotification.model_validate(
+            {"method": "notifications/progress", "params": {**params, "progressToken": self.token}})
+        with contextlib.suppress(Exception):
+            await self.ctx.session.send_notification(note, related_request_id=self.ctx.request_id)
+
+    async def log(self, params: dict[str, Any]) -> None:
+        with warnings.catch_warnings(), contextlib.suppress(Exception):
+            warnings.simplefilter("ignore")
+            await self.ctx.session.send_log_message(
+                params.get("level", "info"), params.get("data"), params.get("logger"),
+                related_request_id=self.ctx.request_id,
+            )
+
+    async def server_request(self, method: str, params: Any) -> Any:
+        session = self.ctx.session
+        capability = _CAPABILITY_OF.get(method)
+        caps = session.client_capabilities
+        if capability is None or caps is None or getattr(caps, capability, None) is None:
+            raise RelayRefused(METHOD_NOT_FOUND, f"the calling client does not support {method}")
+        if not session.can_send_request:
+            raise RelayRefused(METHOD_NOT_FOUND, f"the calling client's session cannot receive {method}")
+        outbound = session._request_outbound  # the call's own stream: its answer comes back here
+        try:
+            return await outbound.send_raw_request(method, params, None)
+        except MCPError as exc:
+            raise RelayRefused(exc.error.code, exc.error.message) from None
+
+
+def _tool(e: ToolEntry) -> types.Tool:
+    spec = e.spec
+    if spec is None or (spec.title is None and spec.output_schema is None and spec.annotations is None
+                        and spec.execution is None):
+        return types.Tool(name=e.name, description=e.description or None, input_schema=e.input_schema)
+    body: dict[str, Any] = {"name": e.name, "description": e.description or None, "inputSchema": e.input_schema,
+                            "title": spec.title, "outputSchema": spec.output_schema,
+                            "annotations": spec.annotations, "execution": spec.execution}
+    return types.Tool.model_validate({k: v for k, v in body.items() if v is not None})
+
+
 def _list_result(entries: list[ToolEntry]) -> types.ListToolsResult:
-    return types.ListToolsResult(tools=[
-        types.Tool(name=e.name, description=e.description or None, input_schema=e.input_schema) for e in entries
-    ])
+    return types.ListToolsResult(tools=[_tool(e) for e in entries])

@@ -49,6 +49,10 @@ ROUTE_PERMISSIONS: dict[str, str] = {
     "GET /api/groups/{group_id}/tools": "groups:read",
     # --- MCP front door: tools/list is filtered per principal by the tool policies -------------
     "ASGI /mcp": "tools:invoke",  # also /mcp/providers/{id}, one provider alone
+    # --- asynchronous calls --------------------------------------------------------------------
+    "POST /api/providers/{provider_id}/tools/{tool_name}/invoke-async": "tools:invoke",
+    "GET /api/tasks/{task_id}": "tools:invoke",
+    "POST /api/tasks/{task_id}/cancel": "tools:invoke",
     # --- discovery -----------------------------------------------------------------------------
     "GET /api/discovery/pending": "discovery:read",
     "GET /api/discovery/quarantined": "discovery:read",

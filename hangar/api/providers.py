@@ -71,6 +71,7 @@ class UpdateProviderRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=
     tools: Tools | msgspec.UnsetType | None = msgspec.UNSET
     call_timeout_s: CallTimeout | msgspec.UnsetType = msgspec.UNSET
     secret_env: lim.Names | msgspec.UnsetType = msgspec.UNSET
+    discover_on_register: bool | msgspec.UnsetType = msgspec.UNSET
 
     def changes(self) -> dict[str, Any]:
         out = {

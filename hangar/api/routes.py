@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hangar.api.async_invoke import AsyncInvokeController
 from hangar.api.audit import AuditController
 from hangar.api.auth import AuthController
 from hangar.api.catalog import CatalogController
@@ -35,6 +36,7 @@ ROUTE_HANDLERS: list[Any] = [
     MaintenanceController,
     GroupController,
     mcp_endpoint,
+    AsyncInvokeController,
     ConfigController,
     DiscoveryController,
     CatalogController,

@@ -1,6 +1,6 @@
 """``GET /api/tools``: every tool Hangar offers at ``/mcp``, across providers and groups.
 
-Names are exactly those of the MCP front door (``{provider_or_group}.{tool}``); each tool's
+Names are exactly those of the MCP front door (``{provider_or_group}__{tool}``, docs/mcp.md); each tool's
 ``etag`` is a digest of what a client sees of it (description and input schema), so a client
 can tell a changed tool from an unchanged one without comparing schemas.
 """
@@ -41,7 +41,9 @@ class ToolsController(Controller):
         limit: PageLimit = None, cursor: Cursor = None,
     ) -> dict[str, Any]:
         # Built from the read models on each call: no cache to go stale, O(tools).
-        rows = [t for t in McpCatalog(services.bus, services.providers, services.groups).entries()
+        catalog = McpCatalog(services.bus, services.providers, services.groups,
+                             separator=services.config.mcp.name_separator)
+        rows = [t for t in catalog.entries()
                 if (not q or t.name.startswith(q)) and (provider is None or t.target == provider)]
         rows.sort(key=lambda t: t.name)
         if wants_page(limit, cursor):

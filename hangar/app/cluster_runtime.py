@@ -27,7 +27,7 @@ import structlog
 
 from hangar.app.bus import SYSTEM, CommandContext
 from hangar.app.cluster import Coordination, Membership
-from hangar.app.ports import CallOutcome
+from hangar.app.ports import CallOutcome, ProviderConnection
 from hangar.domain.errors import HangarError, ProviderUnavailableError
 
 if TYPE_CHECKING:
@@ -190,6 +190,20 @@ class ClusterRuntime:
             except PeerUnreachableError:
                 await self._claim_after_owner_died(provider_id)
         await self.local.ensure_started(provider_id, ctx)
+
+    async def connection(self, provider_id: str, ctx: CommandContext = SYSTEM, *,
+                         start: bool = True) -> ProviderConnection | None:
+        """The live connection, on this replica only: resource, prompt and completion requests
+        are served where the process runs. Without ``start`` it never claims anything."""
+        if not start:
+            return await self.local.connection(provider_id, ctx, start=False)
+        address = await self._claim_or_owner(provider_id, forwarded=False)
+        if address is not None:
+            raise ProviderUnavailableError(
+                f"Provider '{provider_id}' runs on another replica ({address}); resource and prompt "
+                "requests are served by the replica holding the provider, retry through it"
+            )
+        return await self.local.connection(provider_id, ctx, start=True)
 
     async def _claim_after_owner_died(self, provider_id: str) -> None:
         """The owner did not answer: wait its lease out (at most a TTL) and take it."""

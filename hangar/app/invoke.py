@@ -38,6 +38,8 @@ class InvokeTool(msgspec.Struct, frozen=True, kw_only=True):
     arguments: dict[str, Any] = {}
     timeout_s: float | None = None
     group_id: str | None = None
+    call_id: str | None = None
+    """Set by asynchronous invocations: the task id doubles as the call id in the events."""
 
 
 class InvokeResult(msgspec.Struct, kw_only=True):
@@ -190,7 +192,7 @@ class Invoker:
                 self._validators.check(found, cmd.arguments)
         view = self._providers.get(pid)
         timeout = cmd.timeout_s or (view.spec.call_timeout_s if view else 30.0)
-        call_id = new_id()
+        call_id = cmd.call_id or new_id()
         stream = calls_stream_id(pid)
         # The request is queued for the group-commit writer without waiting: its fsync overlaps
         # the call itself. Both events are awaited before answering, so a 2xx means durable.
@@ -211,6 +213,16 @@ class Invoker:
             )
             await self._finish(requested, stream, failed, meta)
             await ticket.settle()
+            raise
+        except asyncio.CancelledError:
+            # The caller gave up (an MCP client's notifications/cancelled): the provider has been
+            # told; history says so. Not the provider's fault, so the breaker is left alone.
+            cancelled = ev.ToolInvocationFailed(
+                provider_id=pid, tool_name=cmd.tool, call_id=call_id,
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                error="cancelled by the caller", error_type="Cancelled", group_id=cmd.group_id,
+            )
+            await asyncio.shield(self._finish(requested, stream, cancelled, meta))
             raise
         duration_ms = (time.perf_counter() - started) * 1000
         completed = ev.ToolInvocationCompleted(

@@ -15,7 +15,7 @@ import msgspec
 
 from hangar.app.bus import CommandBus, CommandContext
 from hangar.app.codec import EventMetadata
-from hangar.app.ports import CallOutcome
+from hangar.app.ports import CallOutcome, ProviderConnection
 from hangar.app.repository import ProviderRepository, SaveResult
 from hangar.domain.errors import HangarError
 from hangar.domain.events import Event
@@ -165,3 +165,8 @@ class ProviderRuntime(RuntimeStatus, Protocol):
     async def after_update(self, provider_id: str, ctx: CommandContext) -> None: ...
 
     def spawn_start(self, provider_id: str, on_error: Callable[[HangarError], None]) -> None: ...
+
+    async def connection(self, provider_id: str, ctx: CommandContext = ..., *,
+                         start: bool = True) -> ProviderConnection | None:
+        """The live connection for requests besides tool calls; ``start=False`` starts nothing."""
+

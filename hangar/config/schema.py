@@ -199,6 +199,15 @@ class CatalogConfig(Strict):
     file's own directory."""
 
 
+class McpConfig(Strict):
+    """The ``/mcp`` front door (docs/mcp.md)."""
+
+    name_separator: Literal["__", "_", "-", "--", "."] = "__"
+    """Between provider (or group) and tool or prompt name; '.' gives names some LLM APIs refuse."""
+    discover_on_register: bool = True
+    """Off: no provider is started to learn its tools (each provider's own flag is then moot)."""
+
+
 class ClientsConfig(Strict):
     """Where MCP client configuration files and skills are written (ToolHive's clients API)."""
 
@@ -243,6 +252,7 @@ class HangarConfig(Strict):
     groups: dict[str, GroupConfig] = {}
     discovery: DiscoveryConfig = msgspec.field(default_factory=DiscoveryConfig)
     catalog: CatalogConfig = msgspec.field(default_factory=CatalogConfig)
+    mcp: McpConfig = msgspec.field(default_factory=McpConfig)
     clients: ClientsConfig = msgspec.field(default_factory=ClientsConfig)
     registries: RegistriesConfig = msgspec.field(default_factory=RegistriesConfig)
     cluster: ClusterConfig = msgspec.field(default_factory=ClusterConfig)

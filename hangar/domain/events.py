@@ -151,12 +151,14 @@ from hangar.domain.auth_events import AUTH_EVENTS  # noqa: E402
 from hangar.domain.catalog_events import CATALOG_EVENTS  # noqa: E402
 from hangar.domain.discovery_events import DISCOVERY_EVENTS  # noqa: E402
 from hangar.domain.group_events import GROUP_EVENTS  # noqa: E402
+from hangar.domain.mcp_events import MCP_EVENTS  # noqa: E402
 from hangar.domain.ops_events import OPS_EVENTS  # noqa: E402
 from hangar.domain.skill_events import SKILL_EVENTS  # noqa: E402
 from hangar.domain.toolhive_events import TOOLHIVE_EVENTS  # noqa: E402
 
 EVENT_TYPES: tuple[type[Event], ...] = (
     PROVIDER_EVENTS + GROUP_EVENTS + DISCOVERY_EVENTS + CATALOG_EVENTS + AUTH_EVENTS + OPS_EVENTS
+    + MCP_EVENTS
     + SKILL_EVENTS + TOOLHIVE_EVENTS
 )
 

@@ -13,8 +13,8 @@ from hangar.domain.errors import ValidationError
 
 ProviderMode = Literal["subprocess", "docker", "remote"]
 
-# Dots are reserved: the MCP front door names tools ``{provider}.{tool}``. Ids are checked with
-# ``fullmatch``: ``$`` alone also matches before a trailing newline ("ok\n" would pass).
+# Dots are reserved: the MCP front door may join names as ``{provider}.{tool}`` (mcp.name_separator).
+# Ids are checked with ``fullmatch``: ``$`` alone also matches before a trailing newline.
 PROVIDER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 _PROVIDER_ID_RE = re.compile(PROVIDER_ID_PATTERN)
 ProviderId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=PROVIDER_ID_PATTERN)]
@@ -27,6 +27,12 @@ class ToolSpec(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
     description: str = ""
     input_schema: dict[str, Any] = {}
+    # What MCP clients need besides the above, passed through from the provider's tools/list.
+    title: str | None = None
+    output_schema: dict[str, Any] | None = None
+    annotations: dict[str, Any] | None = None
+    execution: dict[str, Any] | None = None
+    """e.g. ``{"taskSupport": "required"}`` (MCP tasks)."""
 
 
 class ProviderSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -47,6 +53,8 @@ class ProviderSpec(msgspec.Struct, frozen=True, kw_only=True):
     call_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
     secret_env: list[str] = []
     """Env names whose values are secret even if their names do not look it."""
+    discover_on_register: bool = True
+    """Start once in the background when registered, so its tools are known before first use."""
 
 
 def definition_of(source: ProviderSpec, **overrides: Any) -> ProviderSpec:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import abc
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import msgspec
@@ -27,6 +27,10 @@ MAX_TOOL_PAGES = 1000
 
 NotificationHandler = Callable[[str, Any], None]
 """``(method, params)`` for every notification the provider sends, e.g. tools/list_changed."""
+ServerRequestHandler = Callable[[str, Any], Awaitable[Any]]
+"""Answers a request the provider sends (sampling, elicitation, roots): returns the result or
+raises ``RelayRefused``; set on a client to relay them instead of refusing them."""
+RELAYED_CAPABILITIES: dict[str, Any] = {"sampling": {}, "elicitation": {"form": {}, "url": {}}, "roots": {}}
 
 
 class ServerInfo(msgspec.Struct, frozen=True):
@@ -44,6 +48,7 @@ class ToolInfo(msgspec.Struct, frozen=True):
     title: str | None = None
     output_schema: dict[str, Any] | None = None
     annotations: dict[str, Any] | None = None
+    execution: dict[str, Any] | None = None
 
 
 class ToolResult(msgspec.Struct, frozen=True):
@@ -100,6 +105,7 @@ class _Tool(msgspec.Struct, rename="camel"):
     title: str | None = None
     output_schema: dict[str, Any] | None = None
     annotations: dict[str, Any] | None = None
+    execution: dict[str, Any] | None = None
 
 
 class _ListToolsResult(msgspec.Struct, rename="camel"):
@@ -145,6 +151,7 @@ class BaseMcpClient(abc.ABC):
         self._client_info = {"name": client_name, "version": client_version}
         self._on_notification = on_notification
         self._server_info: ServerInfo | None = None
+        self.server_request_handler: ServerRequestHandler | None = None
 
     @abc.abstractmethod
     async def _request(self, method: str, params: Any, timeout_s: float) -> msgspec.Raw:
@@ -164,7 +171,8 @@ class BaseMcpClient(abc.ABC):
     async def _handshake(self, timeout_s: float) -> ServerInfo:
         params = {
             "protocolVersion": self._protocol_version,
-            "capabilities": {},
+            # Only what can be relayed to a calling client is advertised.
+            "capabilities": RELAYED_CAPABILITIES if self.server_request_handler is not None else {},
             "clientInfo": self._client_info,
         }
         raw = await self._request("initialize", params, timeout_s)
@@ -201,6 +209,7 @@ class BaseMcpClient(abc.ABC):
                     title=t.title,
                     output_schema=t.output_schema,
                     annotations=t.annotations,
+                    execution=t.execution,
                 )
                 for t in page.tools
             )

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import httpx
 import msgspec
 
+from hangar.app.call_relay import RelayRefused
 from hangar.observability.tracing import trace_headers
 
 from . import jsonrpc
@@ -274,11 +275,33 @@ class HttpClient(BaseMcpClient):
         if env.id is None:
             self._dispatch_notification(env.method, env.params)
             return
+        if self.server_request_handler is not None and env.method != "ping":
+            self._answer_in_background(env)
+            return
         result, error = jsonrpc.answer_server_request(env.method)
         if error is None:
             self._post_in_background(jsonrpc.encode_result(env.id, result))
         else:
             self._post_in_background(jsonrpc.encode_error(env.id, error.code, error.message))
+
+    def _answer_in_background(self, env: jsonrpc.Envelope) -> None:
+        """Relay the server's request to the calling client; the server always gets an answer."""
+        handler, rid, method = self.server_request_handler, env.id, env.method
+        assert handler is not None and rid is not None and method is not None
+
+        async def answer() -> None:
+            try:
+                result = await handler(method, env.params)
+            except RelayRefused as exc:
+                self._post_in_background(jsonrpc.encode_error(rid, exc.code, exc.message))
+            except Exception as exc:
+                self._post_in_background(jsonrpc.encode_error(rid, jsonrpc.INTERNAL_ERROR, f"relay failed: {exc}"))
+            else:
+                self._post_in_background(jsonrpc.encode_result(rid, result))
+
+        task = asyncio.get_running_loop().create_task(answer())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _cancel_remote(self, rid: int, reason: str) -> None:
         if self._state == "running":

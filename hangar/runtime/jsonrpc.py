@@ -17,6 +17,7 @@ from .errors import CallTimeout, ToolCallError
 
 JSONRPC_VERSION = "2.0"
 METHOD_NOT_FOUND = -32601
+INTERNAL_ERROR = -32603
 
 
 class RpcErrorBody(msgspec.Struct):

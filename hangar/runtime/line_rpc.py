@@ -15,6 +15,8 @@ from typing import Any
 
 import msgspec
 
+from hangar.app.call_relay import RelayRefused
+
 from . import jsonrpc
 from .client import BaseMcpClient
 from .errors import CallTimeout, ProviderCrashed, ProviderUnavailable
@@ -69,6 +71,25 @@ class LineRpcClient(BaseMcpClient):
         finally:
             self._pending.discard(rid)
 
+    @property
+    def _relayed(self) -> set[asyncio.Task[None]]:
+        tasks: set[asyncio.Task[None]] | None = self.__dict__.get("_relayed_tasks")
+        if tasks is None:
+            tasks = self.__dict__["_relayed_tasks"] = set()
+        return tasks
+
+    async def _relay_server_request(self, env: jsonrpc.Envelope) -> None:
+        """The provider asked something of its client: relay it, and always answer."""
+        assert self.server_request_handler is not None and env.id is not None and env.method
+        try:
+            result = await self.server_request_handler(env.method, env.params)
+        except RelayRefused as exc:
+            self._send(jsonrpc.encode_error(env.id, exc.code, exc.message))
+        except Exception as exc:
+            self._send(jsonrpc.encode_error(env.id, jsonrpc.INTERNAL_ERROR, f"relay failed: {exc}"))
+        else:
+            self._send(jsonrpc.encode_result(env.id, result))
+
     async def _notify(self, method: str, params: Any = None) -> None:
         self._send(jsonrpc.encode_notification(method, params))
 
@@ -94,6 +115,11 @@ class LineRpcClient(BaseMcpClient):
                 # An error nobody waits for (late, or id-less parse error): worth a trace.
                 log.warning("provider %s error: %s", self.provider_id, env.error.message)
         elif env.id is not None:
+            if self.server_request_handler is not None and env.method != "ping":
+                task = asyncio.get_running_loop().create_task(self._relay_server_request(env))
+                self._relayed.add(task)
+                task.add_done_callback(self._relayed.discard)
+                return
             result, error = jsonrpc.answer_server_request(env.method)
             if error is None:
                 self._send(jsonrpc.encode_result(env.id, result))

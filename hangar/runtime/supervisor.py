@@ -104,7 +104,11 @@ class Ticket:
             h.last_used = time.monotonic()
             if h.inflight == 0:
                 h.idle.set()
-        h.breaker.success()
+        if outcome.is_error:
+            # A tool that answers isError failed all the same: it counts towards the breaker.
+            h.breaker.failure(time.monotonic())
+        else:
+            h.breaker.success()
         return outcome
 
     async def settle(self) -> None:
@@ -280,8 +284,39 @@ class Supervisor:
         h = self._handles.get(provider_id)
         if h is None or (h.connection is None and h.starting is None):
             return
+        was_running = h.connection is not None
         await self.stop(provider_id, "definition_changed", ctx)
-        await self.ensure_started(provider_id, ctx)
+        if was_running:
+            await self.ensure_started(provider_id, ctx)
+        else:
+            # Only starting (e.g. started in the background to learn its tools): the update does
+            # not depend on that start; a failure is recorded as ProviderStartFailed.
+            self._spawn(self._start_quietly(provider_id, ctx))
+
+    async def _start_quietly(self, provider_id: str, ctx: CommandContext) -> None:
+        with contextlib.suppress(HangarError):
+            await self.ensure_started(provider_id, ctx)
+
+    # --- live connections (what the MCP front door relays to) -------------------------------------
+
+    async def connection(self, provider_id: str, ctx: CommandContext = SYSTEM, *,
+                         start: bool = True) -> ProviderConnection | None:
+        """The provider's live connection, for requests besides tool calls (resources, prompts,
+        completions, listing what it offers). ``start=False`` only waits for a start in flight."""
+        h = self._handles.get(provider_id)
+        if not start:
+            if h is None:
+                return None
+            if h.starting is not None:
+                with contextlib.suppress(HangarError):
+                    return await asyncio.shield(h.starting)
+                return None
+            conn = h.connection
+            return conn if conn is not None and conn.alive else None
+        h = self._handle(provider_id)
+        conn = await self._connection(h, ctx)
+        h.last_used = time.monotonic()
+        return conn
 
     # --- crashes and restarts ---------------------------------------------------------------------
 

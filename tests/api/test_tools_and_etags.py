@@ -38,21 +38,21 @@ def test_tools_across_providers_and_groups(api: httpx.Client) -> None:
     body = api.get("/api/tools").json()
     assert set(body) == {"tools", "total"}
     names = [t["name"] for t in body["tools"]]
-    assert names == ["alpha.add", "alpha.sub", "beta.mul", "pool.add", "pool.mul", "pool.sub"]
+    assert names == ["alpha__add", "alpha__sub", "beta__mul", "pool__add", "pool__mul", "pool__sub"]
     add = body["tools"][0]
     assert add["provider"] == "alpha" and add["group"] is False and add["description"] == "add tool"
     assert add["input_schema"]["properties"] == {"x": {"type": "number"}}
     assert add["etag"].startswith('"') and len({t["etag"] for t in body["tools"][:3]}) == 3
-    assert [t["name"] for t in api.get("/api/tools", params={"q": "alpha."}).json()["tools"]] == ["alpha.add",
-                                                                                              "alpha.sub"]
+    assert [t["name"] for t in api.get("/api/tools", params={"q": "alpha__"}).json()["tools"]] == ["alpha__add",
+                                                                                              "alpha__sub"]
     assert [t["name"] for t in api.get("/api/tools", params={"provider": "pool"}).json()["tools"]] == [
-        "pool.add", "pool.mul", "pool.sub"]
+        "pool__add", "pool__mul", "pool__sub"]
     assert [t["name"] for t in all_tools(api)] == names
     assert_envelope(api.get("/api/tools", params={"cursor": "bogus"}), 400, "InvalidCursorError")
     # the names are the ones /mcp answers to: the list follows a started provider's real tools
     assert api.post("/api/providers/beta/start").status_code == 200
     started = [t["name"] for t in api.get("/api/tools", params={"provider": "beta"}).json()["tools"]]
-    assert "beta.add" in started and "beta.mul" not in started
+    assert "beta__add" in started and "beta__mul" not in started
     # tool history pages by stream version: a walk with a cursor equals one big read
     for n in range(4):
         r = api.post("/api/providers/beta/tools/add/invoke", json={"arguments": {"a": n, "b": 1}})

@@ -12,7 +12,7 @@ from hangar.app.projections.providers import ProvidersProjection
 from hangar.app.projector import Projector
 from hangar.app.providers import DeregisterProvider, RegisterProvider, UpdateProvider
 from hangar.bootstrap import Services
-from hangar.config.schema import HangarConfig
+from hangar.config.schema import HangarConfig, McpConfig
 from hangar.domain.provider_spec import ProviderSpec, ToolSpec
 from hangar.runtime.connector import RuntimeConnector
 from hangar.store import create_event_store, migrate
@@ -62,7 +62,8 @@ async def test_compacted_provider_survives_a_restart(tmp_path: Path) -> None:
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'hangar.db'}"
     await migrate(url)
-    config = HangarConfig()
+    # Nothing may start: the provider's state must stay what the log says across the restart.
+    config = HangarConfig(mcp=McpConfig(discover_on_register=False))
     services = Services(create_event_store(url), RuntimeConnector(use_reaper=False), config)
     await services.start()
     spec = ProviderSpec(mode="remote", endpoint="http://127.0.0.1:9/mcp")

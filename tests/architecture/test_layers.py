@@ -18,7 +18,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "hangar"
 
-WIRING = {"hangar.bootstrap", "hangar.cli", "hangar.cli_log", "hangar.asgi", "hangar.serving", "hangar.__main__"}
+# ``serving`` runs the app under the chosen ASGI server (``hangar serve``); ``mcp_config`` is the
+# body of ``hangar mcp-config``: both are parts of the entry points.
+WIRING = {"hangar.bootstrap", "hangar.cli", "hangar.cli_log", "hangar.asgi", "hangar.__main__", "hangar.serving",
+          "hangar.mcp_config"}
 # The command-line client is part of the CLI entry point.
 WIRING_PACKAGES = ("hangar.cli_client",)
 LOWER = {

@@ -17,7 +17,10 @@ from hangar.asgi import create_app
 from hangar.config.loader import parse_config
 from tests.support import fixture_provider
 
+# Providers stay cold until a test starts them: no discovery start on registration.
 CONFIG = """
+mcp:
+  discover_on_register: false
 runtime:
   breaker_failure_threshold: 1
   breaker_reset_timeout_s: 60

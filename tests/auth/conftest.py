@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import HangarProcess
+from tests.support import HangarProcess, keep_providers_cold
 
 ADMIN_KEY = "mcp_test-admin-key-0123456789abcdefghijklmnopqrstuv"
 
@@ -33,6 +33,7 @@ class AuthHangar(HangarProcess):
         self.admin_key = admin_key
 
     def start(self, timeout: float = 30.0) -> AuthHangar:
+        keep_providers_cold(self.config)
         env = {**os.environ, **self.env}
         env.pop("HANGAR_DB_URL", None)
         self._log = open(self.log_path, "ab")

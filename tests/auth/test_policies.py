@@ -116,22 +116,22 @@ def test_group_invocations_honour_member_and_group_policies(admin: httpx.Client,
 def test_mcp_lists_and_calls_only_what_the_policies_allow(
     server: AuthHangar, admin: httpx.Client, world: World
 ) -> None:
-    names, result = mcp(server, world.dev_key, "pol.add")
-    assert "pol.add" in names and "pol.echo" in names and "polgrp.add" in names
+    names, result = mcp(server, world.dev_key, "pol__add")
+    assert "pol__add" in names and "pol__echo" in names and "polgrp__add" in names
     assert not isinstance(result, MCPError) and not result.is_error
 
     assert admin.put("/api/auth/policies/pol/add", json={"principal_id": "dev", "effect": "deny"}).status_code == 200
     assert admin.put("/api/auth/policies/polgrp/*", json={"principal_id": "dev", "effect": "deny"}).status_code == 200
-    names, result = mcp(server, world.dev_key, "pol.add")
-    assert "pol.add" not in names and "pol.echo" in names and not any(n.startswith("polgrp.") for n in names)
+    names, result = mcp(server, world.dev_key, "pol__add")
+    assert "pol__add" not in names and "pol__echo" in names and not any(n.startswith("polgrp__") for n in names)
     assert isinstance(result, MCPError) and "Unknown tool" in str(result)
-    ci_names, ci_result = mcp(server, world.ci_key, "pol.add")
-    assert "pol.add" in ci_names and "polgrp.add" in ci_names and not ci_result.is_error
+    ci_names, ci_result = mcp(server, world.ci_key, "pol__add")
+    assert "pol__add" in ci_names and "polgrp__add" in ci_names and not ci_result.is_error
 
     assert admin.delete("/api/auth/policies/pol/add").status_code == 200
     assert admin.delete("/api/auth/policies/polgrp/*").status_code == 200
     names, _ = mcp(server, world.dev_key)
-    assert "pol.add" in names and "polgrp.add" in names
+    assert "pol__add" in names and "polgrp__add" in names
 
 
 def test_bad_policy_requests_change_nothing(admin: httpx.Client) -> None:

@@ -8,7 +8,6 @@ in its default ``auto`` mode, changes on a ``subscriptions/listen`` stream).
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
+from tests.mcp.support import serving_mcp
 from tests.support import HangarProcess, fixture_provider
 
 ADD = {"name": "add", "description": "Add two numbers.",
@@ -33,13 +33,9 @@ FAIL = {"name": "fail", "description": "Fail as a tool.",
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HangarProcess]:
-    proc = HangarProcess(Path(tmp_path_factory.mktemp("mcp"))).start()
+    proc = HangarProcess(Path(tmp_path_factory.mktemp("mcp")))
     try:
-        deadline = time.monotonic() + 30
-        # The SDK loads in the background after start-up: /mcp answers 503 until it is ready.
-        while httpx.get(proc.base + "/mcp").status_code == 503 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        yield proc
+        yield serving_mcp(proc)
     finally:
         proc.stop()
 
@@ -80,32 +76,32 @@ async def test_handshake_client_lists_calls_and_hears_list_changed(server: Hanga
         assert init.capabilities.tools is not None and init.capabilities.tools.list_changed is True
         listed = {t.name: t for t in (await session.list_tools()).tools}
         # A cold provider's predefined tools are listed; a group offers its members' tools.
-        assert {f"{p}.add", f"{p}.fail", f"{g}.add", f"{g}.fail"} <= set(listed)
-        assert listed[f"{p}.add"].description == "Add two numbers."
-        assert listed[f"{g}.add"].input_schema["required"] == ["a", "b"]
+        assert {f"{p}__add", f"{p}__fail", f"{g}__add", f"{g}__fail"} <= set(listed)
+        assert listed[f"{p}__add"].description == "Add two numbers."
+        assert listed[f"{g}__add"].input_schema["required"] == ["a", "b"]
 
-        res = await session.call_tool(f"{p}.add", {"a": 2, "b": 3})  # starts the provider
+        res = await session.call_tool(f"{p}__add", {"a": 2, "b": 3})  # starts the provider
         assert res.is_error is False and float(text(res)) == 5
-        res = await session.call_tool(f"{g}.add", {"a": 4, "b": 3})  # through the balancer
+        res = await session.call_tool(f"{g}__add", {"a": 4, "b": 3})  # through the balancer
         assert res.is_error is False and float(text(res)) == 7
         async with httpx.AsyncClient() as http:
             history = (await http.get(f"{server.base}/api/providers/{p}/tools/history")).json()["history"]
         assert [h.get("group_id") for h in history if h["event_type"] == "ToolInvocationCompleted"] == [None, g]
 
-        res = await session.call_tool(f"{p}.fail", {"message": "boom"})  # the tool's own error
+        res = await session.call_tool(f"{p}__fail", {"message": "boom"})  # the tool's own error
         assert res.is_error is True and "boom" in text(res)
-        res = await session.call_tool(f"{g}.add", {"a": "x", "b": 1})  # Hangar's refusal
+        res = await session.call_tool(f"{g}__add", {"a": "x", "b": 1})  # Hangar's refusal
         assert res.is_error is True and res.structured_content is not None
         assert res.structured_content["error"] == "ValidationError" and res.structured_content["status_code"] == 422
         with pytest.raises(MCPError):
-            await session.call_tool("no-such-target.add", {})
+            await session.call_tool("no-such-target__add", {})
         with pytest.raises(MCPError):
             await session.call_tool("nodot", {})
 
         changed.clear()
         added = await asyncio.to_thread(add_provider, server.base, [ADD])
         await asyncio.wait_for(changed.wait(), 10)
-        assert f"{added}.add" in {t.name for t in (await session.list_tools()).tools}
+        assert f"{added}__add" in {t.name for t in (await session.list_tools()).tools}
 
 
 async def test_2026_client_lists_calls_and_listens_for_changes(server: HangarProcess) -> None:
@@ -114,8 +110,8 @@ async def test_2026_client_lists_calls_and_listens_for_changes(server: HangarPro
     async with Client(server.base + "/mcp") as client:
         assert client.protocol_version == "2026-07-28"
         names = {t.name for t in (await client.list_tools()).tools}
-        assert {f"{p}.add", f"{g}.add"} <= names
-        res = await client.call_tool(f"{g}.add", {"a": 1, "b": 2})
+        assert {f"{p}__add", f"{g}__add"} <= names
+        res = await client.call_tool(f"{g}__add", {"a": 1, "b": 2})
         assert res.is_error is False and float(text(res)) == 3
 
         async with client.listen(tools_list_changed=True) as sub:
@@ -127,7 +123,7 @@ async def test_2026_client_lists_calls_and_listens_for_changes(server: HangarPro
 
             event = await asyncio.wait_for(first_event(), 10)
             assert type(event).__name__ == "ToolsListChanged"
-        assert f"{added}.add" in {t.name for t in (await client.list_tools()).tools}
+        assert f"{added}__add" in {t.name for t in (await client.list_tools()).tools}
 
 
 def test_front_door_refuses_other_methods_in_the_sdk_way(server: HangarProcess) -> None:

@@ -112,7 +112,7 @@ def test_created_workload_is_a_provider_served_alone_and_in_the_aggregate(
             assert not pids_with_mark(mark)
             # ... and over the aggregate front door, by its prefixed name.
             async with Client(hangar.base + "/mcp") as client:
-                res = await client.call_tool(f"{n}.add", {"a": 1, "b": 1})
+                res = await client.call_tool(f"{n}__add", {"a": 1, "b": 1})
                 assert res.structured_content == {"result": 2.0}
             while len({f.get("event_type") for f in frames} & {"ProviderRegistered", "ProviderStarted",
                                                                 "ProviderStopped"}) < 3:
