@@ -19,6 +19,7 @@ import re
 from typing import Any
 
 from hangar.api.permissions import PUBLIC, ROUTE_PERMISSIONS
+from hangar.domain import limits as lim
 from hangar.domain.auth import PRINCIPAL_ID_RE, ROLE_ID_RE
 from hangar.domain.group import GROUP_ID_PATTERN
 from hangar.domain.provider_spec import PROVIDER_ID_PATTERN
@@ -124,6 +125,7 @@ def finalize(schema: dict[str, Any]) -> dict[str, Any]:
     components.setdefault("schemas", {})["ErrorBody"] = ERROR_SCHEMA
     components["schemas"]["ErrorLike"] = ERROR_LIKE
     components["securitySchemes"] = SECURITY_SCHEMES
+    _document_definition_limits(components["schemas"])
     out["security"] = [{"ApiKeyHeader": []}, {"BearerAuth": []}]
     for path, item in out.get("paths", {}).items():
         for method, op in item.items():
@@ -150,6 +152,27 @@ def finalize(schema: dict[str, Any]) -> dict[str, Any]:
             "content": {"text/plain": {"schema": {"type": "string"}}},
         }
     return out
+
+
+def _document_definition_limits(schemas: dict[str, Any]) -> None:
+    """The provider definition's size limits (one table, ``hangar.domain.limits``) on every body
+    that carries a definition."""
+    for name in ("CreateProviderRequest", "ProviderSpec"):
+        props = schemas.get(name, {}).get("properties", {})
+        for field, limit in lim.PROVIDER_TEXT_LIMITS.items():
+            for node in _typed(props.get(field), "string"):
+                node["maxLength"] = limit
+        for field, limit in lim.PROVIDER_LIST_LIMITS.items():
+            for node in _typed(props.get(field), "array") + _typed(props.get(field), "object"):
+                node["maxItems" if node.get("type") == "array" else "maxProperties"] = limit
+
+
+def _typed(node: Any, kind: str) -> list[dict[str, Any]]:
+    if not isinstance(node, dict):
+        return []
+    if node.get("type") == kind:
+        return [node]
+    return [n for n in node.get("anyOf", []) if isinstance(n, dict) and n.get("type") == kind]
 
 
 def _error_response(status: int, ref: dict[str, str], description: str | None = None) -> dict[str, Any]:

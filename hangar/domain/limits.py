@@ -34,3 +34,10 @@ Env = Annotated[dict[EnvName, EnvValue], msgspec.Meta(max_length=MAX_ENV)]
 Names = Annotated[list[Name], msgspec.Meta(max_length=MAX_LIST)]
 Texts = Annotated[list[Text], msgspec.Meta(max_length=MAX_LIST)]
 JsonObject = Annotated[dict[str, Any], msgspec.Meta(max_length=MAX_LIST)]
+
+
+# A provider definition's bounded fields, by name: enforced by ``provider_spec.check_lengths`` and
+# documented in the OpenAPI from these same tables.
+PROVIDER_TEXT_LIMITS = {"description": MAX_DESCRIPTION, "image": MAX_URL, "endpoint": MAX_URL, "network": MAX_NAME}
+PROVIDER_LIST_LIMITS = {"command": MAX_ARGS, "volumes": MAX_LIST, "secret_env": MAX_LIST, "tools": MAX_LIST,
+                        "env": MAX_ENV}

@@ -99,24 +99,19 @@ def check_lengths(spec: ProviderSpec) -> None:
         if len(items) > limit:
             raise ValidationError(f"{where}: at most {limit} items")
 
-    bounded(spec.description, lim.MAX_DESCRIPTION, "description")
-    bounded(spec.image, lim.MAX_URL, "image")
-    bounded(spec.endpoint, lim.MAX_URL, "endpoint")
-    bounded(spec.network, lim.MAX_NAME, "network")
-    counted(spec.command or [], lim.MAX_ARGS, "command")
+    for field, limit in lim.PROVIDER_TEXT_LIMITS.items():
+        bounded(getattr(spec, field), limit, field)
+    for field, limit in lim.PROVIDER_LIST_LIMITS.items():
+        counted(getattr(spec, field) or [], limit, field)
     for i, arg in enumerate(spec.command or []):
         bounded(arg, lim.MAX_ARG, f"command[{i}]")
-    counted(spec.env, lim.MAX_ENV, "env")
     for name, value in spec.env.items():
         bounded(name, lim.MAX_ENV_NAME, "env name")
         bounded(value, lim.MAX_ENV_VALUE, f"env.{name[:64]}")
-    counted(spec.volumes, lim.MAX_LIST, "volumes")
     for i, volume in enumerate(spec.volumes):
         bounded(volume, lim.MAX_TEXT, f"volumes[{i}]")
-    counted(spec.secret_env, lim.MAX_LIST, "secret_env")
     for name in spec.secret_env:
         bounded(name, lim.MAX_NAME, "secret_env")
-    counted(spec.tools or [], lim.MAX_LIST, "tools")
     for i, tool in enumerate(spec.tools or []):
         bounded(tool.name, lim.MAX_NAME, f"tools[{i}].name")
         bounded(tool.description, lim.MAX_DESCRIPTION, f"tools[{i}].description")

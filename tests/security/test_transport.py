@@ -65,7 +65,10 @@ def test_slow_loris_connections_are_closed(server: AuthHangar) -> None:
             data = b""
             while chunk := s.recv(4096):
                 data += chunk
-            assert b" 408 " in data.split(b"\r\n", 1)[0], data[:200]
+            if s is body_sock:  # the app's own body deadline answers 408
+                assert b" 408 " in data.split(b"\r\n", 1)[0], data[:200]
+            else:  # unfinished headers: the server answers 408 (uvicorn) or just closes (granian)
+                assert not data or b" 408 " in data.split(b"\r\n", 1)[0], data[:200]
         assert time.monotonic() - started < 8
     finally:
         for s in socks:
