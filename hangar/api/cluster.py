@@ -8,6 +8,7 @@ answers 404 on a replica that is not in a cluster (SQLite).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import msgspec
@@ -16,7 +17,8 @@ from litestar.datastructures import State
 from litestar.di import Provide
 
 from hangar.api.cluster_proxy import token_matches
-from hangar.app.cluster_node import ClusterNode, ClusterView
+from hangar.api.deps import Services
+from hangar.app.cluster_node import ClusterNode, ClusterView, InstanceView
 from hangar.app.cluster_runtime import CLUSTER_TOKEN_HEADER, INTERNAL_COMMANDS_PATH, OpResult, RuntimeOp
 from hangar.domain.errors import AuthenticationError, NotFoundError, ValidationError
 
@@ -38,8 +40,21 @@ class ClusterController(Controller):
     dependencies = {"cluster": Provide(provide_cluster, sync_to_thread=False)}
 
     @get("/", summary="This replica, the leader and the live replicas")
-    async def cluster_info(self, cluster: Any) -> ClusterView:
+    async def cluster_info(self, cluster: Any, services: Services) -> ClusterView:
+        if cluster is None:
+            return single_instance(services)
         return await _node(cluster).describe()
+
+
+def single_instance(services: Services) -> ClusterView:
+    """On SQLite this Hangar is the whole deployment: it leads, and it runs every provider."""
+    me = services.instance_id
+    running = sorted(pid for pid, v in services.providers.views.items() if v.state != "cold")
+    return ClusterView(
+        instance_id=me, leader=me, generation=0, is_leader=True, mode="single",
+        instances=[InstanceView(instance_id=me, address="", started_at=round(time.time() - services.uptime_seconds, 3),
+                                heartbeat_age_s=0.0, leader=True, providers=running)],
+    )
 
 
 class InternalClusterController(Controller):

@@ -41,6 +41,7 @@ class Services:
     store: EventStore
     projector: Projector
     providers: ProvidersProjection
+    instance_id: str
     groups: GroupsProjection
     discovery_view: DiscoveryProjection
     catalog_view: CatalogProjection

@@ -65,12 +65,14 @@ class InstanceView(msgspec.Struct):
     providers: list[str]
 
 
-class ClusterView(msgspec.Struct):
+class ClusterView(msgspec.Struct, kw_only=True):
     instance_id: str
     leader: str | None
     generation: int
     is_leader: bool
     instances: list[InstanceView]
+    mode: str = "cluster"
+    """``cluster`` (PostgreSQL, several replicas possible) or ``single`` (SQLite)."""
 
 
 def advertise_address(cfg: ClusterConfig, port: int | None) -> str:
