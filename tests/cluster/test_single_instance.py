@@ -22,8 +22,9 @@ def test_a_second_hangar_on_one_sqlite_file_is_refused(tmp_path: Path) -> None:
         assert "use PostgreSQL to run several replicas" in message
         assert second.proc is not None and second.proc.returncode == 2
         assert httpx.get(first.base + "/health/live").status_code == 200
-        # Not a cluster: no peers, so no internal endpoint and no cluster view.
+        # Not a cluster: no peers, so no internal endpoint; the cluster view shows this one instance.
         assert httpx.post(first.base + "/internal/cluster/commands", json={}).status_code == 404
-        assert httpx.get(first.base + "/api/cluster").status_code == 404
+        view = httpx.get(first.base + "/api/cluster").json()
+        assert view["mode"] == "single" and view["is_leader"] and len(view["instances"]) == 1
     finally:
         first.stop()
