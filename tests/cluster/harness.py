@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from tests.store.conftest import pg_execute
-from tests.support import HangarProcess, free_port
+from tests.support import HangarProcess, free_port, keep_providers_cold
 
 PG_URL = os.environ.get("HANGAR_TEST_PG_URL", "")
 needs_pg = pytest.mark.skipif(not PG_URL, reason="set HANGAR_TEST_PG_URL to run replicas on PostgreSQL")
@@ -55,11 +55,13 @@ class Cluster:
         self.db_url = db_url
         self.config = workdir / "hangar.yaml"
         self.config.write_text(config)
+        # Written once here: replicas start side by side and must not each edit the shared file.
+        keep_providers_cold(self.config)
         self.env = {"HANGAR_CLUSTER_TOKEN": secrets.token_urlsafe(24), **(env or {})}
         self.replicas: list[HangarProcess] = []
 
     def new_replica(self) -> HangarProcess:
-        proc = HangarProcess(self.workdir, config=self.config, db_url=self.db_url, env=dict(self.env))
+        proc = HangarProcess(self.workdir, config=self.config, db_url=self.db_url, env=dict(self.env), discover=True)
         proc.env["HANGAR_ADVERTISE_URL"] = proc.base
         return proc
 

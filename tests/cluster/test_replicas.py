@@ -243,13 +243,13 @@ async def test_an_mcp_client_behind_round_robin_works_and_hears_a_change_made_el
             await session.initialize()
             for i in range(50):
                 names = {t.name for t in (await session.list_tools()).tools}
-                res = await session.call_tool(f"{pid}.add", {"a": i, "b": 1})
-                if f"{pid}.add" not in names or res.is_error:
+                res = await session.call_tool(f"{pid}__add", {"a": i, "b": 1})
+                if f"{pid}__add" not in names or res.is_error:
                     failures += 1
             changed.clear()
             added = await asyncio.to_thread(create, trio[2].base, uuid.uuid4().hex)
             await asyncio.wait_for(changed.wait(), 10)
-            assert f"{added}.add" in {t.name for t in (await session.list_tools()).tools}
+            assert f"{added}__add" in {t.name for t in (await session.list_tools()).tools}
     finally:
         proxy.stop()
     assert failures == 0
