@@ -24,7 +24,9 @@ CTX = CommandContext(principal="tester")
 async def test_rebuild_from_zero_matches_live(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'hangar.db'}"
     await migrate(url)
-    services = Services(create_event_store(url), RuntimeConnector(), HangarConfig())
+    # Started only when told to: a background discovery start would append while we compare.
+    config = HangarConfig(mcp=McpConfig(discover_on_register=False))
+    services = Services(create_event_store(url), RuntimeConnector(), config)
     await services.start()
     try:
         bus = services.bus
