@@ -4,9 +4,11 @@ reports travel the bus like an operator's command (audited, counted, correlated)
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ from litestar.testing import AsyncTestClient
 
 from hangar.asgi import create_app
 from hangar.config.loader import parse_config
-from tests.support import fixture_provider
+from tests.support import fixture_provider, pids_with_mark
 
 # Providers stay cold until a test starts them: no discovery start on registration.
 CONFIG = """
@@ -72,11 +74,14 @@ async def audit_for(client: AsyncTestClient[Any], pid: str) -> list[dict[str, An
     return records
 
 
-async def wait_for_audit(client: AsyncTestClient[Any], pid: str, command: str, wait_s: float = 15) -> dict[str, Any]:
+async def wait_for_audit(
+    client: AsyncTestClient[Any], pid: str, command: str, wait_s: float = 15,
+    where: Callable[[dict[str, Any]], bool] = lambda rec: True,
+) -> dict[str, Any]:
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         for rec in await audit_for(client, pid):
-            if rec["command"] == command:
+            if rec["command"] == command and where(rec):
                 return rec
         await asyncio.sleep(0.1)
     raise AssertionError(f"no {command} in the audit of {pid}: {await audit_for(client, pid)}")
@@ -115,7 +120,23 @@ async def test_runtime_facts_are_audited_counted_and_correlated(client: AsyncTes
     stopped = await wait_for_audit(client, idle, "RecordProviderStopped")
     assert stopped["principal"] == "system" and "ProviderStopped" in stopped["events"]
 
+    # A failing health check (the process stops answering its pings): a fact with no request
+    # behind it either, audited with the events it recorded.
+    sick, mark = f"p-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    body = fixture_provider(sick, mark, env={"FIXTURE_ASYNC_STDIO": "1"}, health_check_interval_s=1)
+    assert (await client.post("/api/providers", json=body)).status_code == 201
+    assert (await client.post(f"/api/providers/{sick}/start")).status_code in (200, 202)
+    (process,) = pids_with_mark(mark)
+    os.kill(process, signal.SIGSTOP)
+    try:
+        failed = await wait_for_audit(client, sick, "RecordHealthCheck", wait_s=20,
+                                      where=lambda rec: "HealthCheckFailed" in rec["events"])
+        assert failed["principal"] == "system"
+    finally:
+        os.kill(process, signal.SIGCONT)
+        await client.delete(f"/api/providers/{sick}")
+
     text = (await client.get("/api/observability/metrics")).json()["prometheus_text"]
     for command in ("StartProvider", "BeginProviderStart", "RecordProviderStarted", "RecordBreakerState",
-                    "RecordProviderStopped"):
+                    "RecordProviderStopped", "RecordHealthCheck"):
         assert command_count(text, command) >= 1, command
