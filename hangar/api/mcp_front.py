@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +34,7 @@ from litestar.types import Receive, Scope, Send
 
 from hangar.api.errors import ErrorBody
 from hangar.api.mcp_access import McpAccess
+from hangar.api.mcp_background import served_in_background
 from hangar.app.bus import CommandBus
 from hangar.app.mcp_catalog import McpCatalog
 from hangar.app.mcp_names import DEFAULT_SEPARATOR
@@ -90,8 +90,6 @@ class McpFrontDoor:
         """In a cluster: serves each session on the replica holding it (``McpSessionRouter``)."""
         self.server: McpServer | None = None
         self.ready = asyncio.Event()
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     @contextlib.asynccontextmanager
     async def run(self) -> AsyncIterator[None]:
@@ -99,33 +97,22 @@ class McpFrontDoor:
         self.catalog.mark_announced()
         self.catalog.subscribe(self._tools_changed)
         self._projector.add_listener(self.catalog)
-        self._task = asyncio.create_task(self._serve(), name="hangar-mcp-front-door")
+
+        def build(module: Any) -> McpServer:
+            server: McpServer = module.McpServer(self.catalog, lambda: self.access, self._runtime, self._settled)
+            return server
+
         try:
-            yield
+            async with served_in_background("hangar.api.mcp_server", build, self._serving, "hangar-mcp-front-door"):
+                yield
         finally:
-            self._stop.set()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(self._task), 10)
-            if not self._task.done():
-                self._task.cancel()
-                with contextlib.suppress(BaseException):
-                    await self._task
             self._projector.remove_listener(self.catalog)
             await self.catalog.close()
 
-    async def _serve(self) -> None:
-        try:
-            module = await asyncio.to_thread(importlib.import_module, "hangar.api.mcp_server")
-            server: McpServer = module.McpServer(self.catalog, lambda: self.access, self._runtime, self._settled)
-            # The session manager's task group must be entered and left by one task: this one.
-            async with server.run():
-                self.server = server
-                self.ready.set()
-                await self._stop.wait()
-        except Exception:
-            log.exception("mcp_front_door_failed")
-        finally:
-            self.server = None
+    def _serving(self, server: McpServer | None) -> None:
+        self.server = server
+        if server is not None:
+            self.ready.set()
 
     async def _tools_changed(self, kinds: frozenset[str]) -> None:
         if self.server is not None:

@@ -4,9 +4,7 @@ their own names. The SDK side (``mcp_provider_server``) loads in the background 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import importlib
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +12,7 @@ import structlog
 from litestar.types import Receive, Scope, Send
 
 from hangar.api.mcp_access import PROVIDER_KEY
+from hangar.api.mcp_background import served_in_background
 from hangar.api.mcp_front import FrontDoorStartingError, McpFrontDoor, _send_error
 from hangar.domain.errors import HangarError, ProviderNotFoundError
 
@@ -34,34 +33,18 @@ class ProviderEndpoints:
     def __init__(self, front: McpFrontDoor) -> None:
         self.front = front
         self.server: ProviderMcpServer | None = None
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     @contextlib.asynccontextmanager
     async def run(self) -> AsyncIterator[None]:
-        self._task = asyncio.create_task(self._serve(), name="hangar-mcp-providers")
-        try:
-            yield
-        finally:
-            self._stop.set()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(self._task), 10)
-            if not self._task.done():
-                self._task.cancel()
-                with contextlib.suppress(BaseException):
-                    await self._task
-
-    async def _serve(self) -> None:
-        try:
-            module = await asyncio.to_thread(importlib.import_module, "hangar.api.mcp_provider_server")
+        def build(module: Any) -> ProviderMcpServer:
             server: ProviderMcpServer = module.ProviderMcpServer(self.front)
-            async with server.run():
-                self.server = server
-                await self._stop.wait()
-        except Exception:
-            log.exception("mcp_provider_endpoint_failed")
-        finally:
-            self.server = None
+            return server
+
+        async with served_in_background("hangar.api.mcp_provider_server", build, self._serving, "hangar-mcp-providers"):
+            yield
+
+    def _serving(self, server: ProviderMcpServer | None) -> None:
+        self.server = server
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
