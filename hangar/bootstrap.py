@@ -147,7 +147,9 @@ class Services(ServicesView):
         self.async_invocations = AsyncInvocations(bus)
 
         # --- registries (skills), cursor signing, the ToolHive vocabulary --------------------------
-        self.pager = Pager()
+        # Cursors signed with a key every replica shares: a page fetched from one replica
+        # continues on another, and after a restart.
+        self.pager = Pager(secrets.derived_key("cursors"))
         self.skills_view = SkillsProjection()
         projector.projections.append(self.skills_view)
         self.skills = skills_registry(store, projector.wait_for, self.skills_view, snap)

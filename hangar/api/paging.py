@@ -48,7 +48,7 @@ class Page(msgspec.Struct, Generic[T]):
 
 
 class Pager:
-    """Signs and checks cursors; one per server (the key is random per process)."""
+    """Signs and checks cursors with a key shared by the replicas (random when none is given)."""
 
     def __init__(self, key: bytes | None = None) -> None:
         self._key = key or os.urandom(32)

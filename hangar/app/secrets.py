@@ -8,6 +8,8 @@ event store, WebSocket frames, exports and logs only ever carry ciphertext.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import re
 from pathlib import Path
@@ -56,6 +58,12 @@ def redact_mapping(env: dict[str, str], declared: set[str] | frozenset[str] = fr
 class SecretBox:
     def __init__(self, key: bytes) -> None:
         self._fernet = Fernet(key)
+        self._key = key
+
+    def derived_key(self, purpose: str) -> bytes:
+        """A key for ``purpose`` derived from the sealing key: every replica sharing the sealing
+        key (they must) derives the same one, and it survives restarts."""
+        return hmac.new(self._key, b"hangar:" + purpose.encode(), hashlib.sha256).digest()
 
     @classmethod
     def from_environment(cls, key_file: str | None = None) -> SecretBox:
