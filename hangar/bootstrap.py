@@ -1,17 +1,16 @@
 """The composition root: every component is built here, with explicit arguments, and every
 registration (commands, projections, listeners, observers, config sections) happens here, in
-the order that Hangar starts and stops them. No component receives this object."""
+the order that Hangar starts and stops them. No component receives this object: the app
+factory (``hangar.asgi``) hands each controller only the components it declares."""
 
 from __future__ import annotations
 
 import os
 import socket
-import time
 import uuid
 from pathlib import Path
 from typing import cast
 
-from hangar.api.deps import Services as ServicesView
 from hangar.api.paging import Pager
 from hangar.app.alerts import AlertRules, alert_repository
 from hangar.app.async_invoke import AsyncInvocations
@@ -50,6 +49,7 @@ from hangar.app.secrets import SecretBox
 from hangar.app.settings import LiveConfig
 from hangar.app.skills import SkillsProjection, skills_registry
 from hangar.app.toolhive.module import ToolhiveModule
+from hangar.app.uptime import Uptime
 from hangar.config.schema import HangarConfig
 from hangar.discovery import EnvironmentChecker, backends
 from hangar.observability.history import MetricsHistory
@@ -63,7 +63,7 @@ def new_instance_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-class Services(ServicesView):
+class Services:
     """The object graph of one Hangar instance, and its start and stop order."""
 
     def __init__(
@@ -81,7 +81,7 @@ class Services(ServicesView):
         # Every append is measured (latency, events appended) by wrapping the store port.
         self.store = store = InstrumentedStore(store, metrics)
         self.connector = connector
-        self.started_monotonic = time.monotonic()
+        self.uptime = Uptime()
 
         # --- read models, in the order the projector feeds them --------------------------------
         self.streams = StreamIndex()
@@ -177,7 +177,7 @@ class Services(ServicesView):
         projector.add_listener(metrics)
         bus.observe(metrics.observe_command)
         metrics.add_collector(LiveCollector(
-            metrics, self.hub, projector, supervisor, self.alerts_view, lambda: self.uptime_seconds))
+            metrics, self.hub, projector, supervisor, self.alerts_view, self.uptime.seconds))
         obs = config.observability
         self.metrics_history = MetricsHistory(metrics, obs.history_interval_s, obs.history_max_points)
         # --- the log as a product: events API, resumable streams, time travel ----------------------
@@ -207,8 +207,8 @@ class Services(ServicesView):
         await self.group_module.sweep()
         # The configuration is applied once: it also removes what an earlier file declared.
         await self.config_sync.apply_startup()
-        self.group_module.warm(self.config)
-        await seed_catalog(self.bus, self.config.catalog.seed, self._config_dir())
+        self.group_module.warm(self.live.current)
+        await seed_catalog(self.bus, self.live.current.catalog.seed, self._config_dir())
         if self.cluster is None:
             await self.discovery.start()
             self.toolhive.start()
@@ -216,7 +216,7 @@ class Services(ServicesView):
         else:
             self._lead_in_cluster(self.cluster)
         self.metrics_history.start()
-        self.started_monotonic = time.monotonic()
+        self.uptime.restart()
 
     async def reconcile_after_restart(self) -> None:
         """After a crash the log may say a provider is running while no process exists: record
@@ -273,7 +273,7 @@ class Services(ServicesView):
         node.duties.enable()
 
     def _config_dir(self) -> Path | None:
-        path = self.config_path
+        path = self.live.path
         return Path(path).resolve().parent if path else None
 
     async def close(self) -> None:

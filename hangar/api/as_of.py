@@ -13,16 +13,19 @@ import msgspec
 from litestar import MediaType, Response
 
 from hangar.api import views
-from hangar.api.deps import Services, etag
+from hangar.api.deps import etag
 from hangar.app.log.timetravel import ReadModels
+from hangar.app.log.wiring import LogFeatures
 from hangar.app.projections.groups import GroupView
+from hangar.app.projections.providers import ProvidersProjection
+from hangar.app.uptime import Uptime
 from hangar.domain.errors import GroupNotFoundError, ProviderNotFoundError
 
 AS_OF_HEADER = "X-As-Of-Position"
 
 
-async def models_at(services: Services, as_of: str) -> ReadModels:
-    tt = services.log.time_travel
+async def models_at(log: LogFeatures, as_of: str) -> ReadModels:
+    tt = log.time_travel
     return await tt.at(await tt.resolve(as_of))
 
 
@@ -30,17 +33,19 @@ def _headers(models: ReadModels, **extra: str) -> dict[str, str]:
     return {AS_OF_HEADER: str(models.position), **extra}
 
 
-async def providers(services: Services, as_of: str, state: str | None) -> Response[bytes]:
-    m = await models_at(services, as_of)
+async def providers(log: LogFeatures, as_of: str, state: str | None) -> Response[bytes]:
+    m = await models_at(log, as_of)
     return Response(m.providers.list_json(state), media_type=MediaType.JSON, headers=_headers(m))
 
 
-async def provider(services: Services, as_of: str, provider_id: str) -> Response[views.ProviderDetail]:
-    m = await models_at(services, as_of)
+async def provider(
+    providers: ProvidersProjection, log: LogFeatures, as_of: str, provider_id: str
+) -> Response[views.ProviderDetail]:
+    m = await models_at(log, as_of)
     view = m.providers.get(provider_id)
     if view is None:
         raise ProviderNotFoundError(provider_id)
-    return Response(views.provider_detail(services, view), headers=_headers(m, ETag=etag(view.version)))
+    return Response(views.provider_detail(providers, view), headers=_headers(m, ETag=etag(view.version)))
 
 
 def group_at(m: ReadModels, v: GroupView) -> dict[str, Any]:
@@ -60,14 +65,14 @@ def group_at(m: ReadModels, v: GroupView) -> dict[str, Any]:
     }
 
 
-async def groups(services: Services, as_of: str) -> Response[dict[str, Any]]:
-    m = await models_at(services, as_of)
+async def groups(log: LogFeatures, as_of: str) -> Response[dict[str, Any]]:
+    m = await models_at(log, as_of)
     body = [group_at(m, v) for _, v in sorted(m.groups.views.items())]
     return Response({"groups": body, "total": len(body)}, headers=_headers(m))
 
 
-async def group(services: Services, as_of: str, group_id: str) -> Response[dict[str, Any]]:
-    m = await models_at(services, as_of)
+async def group(log: LogFeatures, as_of: str, group_id: str) -> Response[dict[str, Any]]:
+    m = await models_at(log, as_of)
     v = m.groups.get(group_id)
     if v is None:
         raise GroupNotFoundError(group_id)
@@ -75,18 +80,18 @@ async def group(services: Services, as_of: str, group_id: str) -> Response[dict[
 
 
 async def catalog(
-    services: Services, as_of: str, search: str | None, tags: list[str], entry_body: Callable[[Any], Any],
+    log: LogFeatures, as_of: str, search: str | None, tags: list[str], entry_body: Callable[[Any], Any],
 ) -> Response[dict[str, Any]]:
-    m = await models_at(services, as_of)
+    m = await models_at(log, as_of)
     entries = [entry_body(v) for v in m.catalog.search(search, tags)]
     return Response({"entries": entries, "total": len(entries)}, headers=_headers(m))
 
 
 async def roles(
-    services: Services, as_of: str, roles_body: Callable[[list[Any]], dict[str, Any]],
+    log: LogFeatures, as_of: str, roles_body: Callable[[list[Any]], dict[str, Any]],
 ) -> Response[dict[str, Any]]:
     """``roles_body`` is the auth routes' shaping, passed in so this module need not import them."""
-    m = await models_at(services, as_of)
+    m = await models_at(log, as_of)
     return Response(roles_body(m.auth.all_roles()), headers=_headers(m))
 
 
@@ -98,6 +103,8 @@ def policies_body(m: ReadModels) -> dict[str, Any]:
     return {"policies": items, "total": len(items)}
 
 
-async def system(services: Services, as_of: str, system_body: Callable[[Services, Any], Any]) -> Response[Any]:
-    m = await models_at(services, as_of)
-    return Response(msgspec.to_builtins(system_body(services, m.providers)), headers=_headers(m))
+async def system(
+    log: LogFeatures, uptime: Uptime, as_of: str, system_body: Callable[[Uptime, Any], Any],
+) -> Response[Any]:
+    m = await models_at(log, as_of)
+    return Response(msgspec.to_builtins(system_body(uptime, m.providers)), headers=_headers(m))

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from litestar import Controller, Request, get, post
 
-from hangar.api.deps import Services, command_context
+from hangar.api.deps import command_context
 from hangar.api.provider_runtime import InvokeRequest
-from hangar.app.async_invoke import TaskView
+from hangar.app.async_invoke import AsyncInvocations, TaskView
+from hangar.app.projections.providers import ProvidersProjection
 from hangar.domain.errors import ProviderNotFoundError
 
 
@@ -18,18 +19,19 @@ class AsyncInvokeController(Controller):
     @post("/providers/{provider_id:str}/tools/{tool_name:str}/invoke-async", status_code=202,
           summary="Call a tool in the background; answers at once with a task id")
     async def submit(
-        self, request: Request, services: Services, provider_id: str, tool_name: str, data: InvokeRequest
+        self, request: Request, providers: ProvidersProjection, async_invocations: AsyncInvocations, provider_id: str,
+        tool_name: str, data: InvokeRequest,
     ) -> TaskView:
-        if services.providers.get(provider_id) is None:
+        if providers.get(provider_id) is None:
             raise ProviderNotFoundError(provider_id)
-        return services.async_invocations.submit(
+        return async_invocations.submit(
             provider_id, tool_name, data.arguments, data.timeout_s, command_context(request)
         )
 
     @get("/tasks/{task_id:str}", summary="An asynchronous call: working, completed, failed or cancelled")
-    async def task(self, services: Services, task_id: str) -> TaskView:
-        return services.async_invocations.get(task_id)
+    async def task(self, async_invocations: AsyncInvocations, task_id: str) -> TaskView:
+        return async_invocations.get(task_id)
 
     @post("/tasks/{task_id:str}/cancel", status_code=200, summary="Cancel an asynchronous call")
-    async def cancel(self, services: Services, task_id: str) -> TaskView:
-        return await services.async_invocations.cancel(task_id)
+    async def cancel(self, async_invocations: AsyncInvocations, task_id: str) -> TaskView:
+        return await async_invocations.cancel(task_id)

@@ -9,8 +9,8 @@ import msgspec
 from litestar import Controller, get
 from litestar.params import Parameter
 
-from hangar.api.deps import Services
-from hangar.api.paging import Cursor, page_rows, paged
+from hangar.api.paging import Cursor, Pager, page_rows, paged
+from hangar.app.auth.service import AuthService
 
 Limit = Annotated[int, Parameter(ge=1, le=1000)]
 Filter = Annotated[str | None, Parameter(min_length=1, max_length=200)]
@@ -33,7 +33,7 @@ class AuditController(Controller):
     @get("/audit", summary="Audit records of commands, newest first")
     async def audit(
         self,
-        services: Services,
+        auth: AuthService, pager: Pager,
         provider_id: Filter = None,
         event_type: Filter = None,
         principal: Filter = None,
@@ -42,26 +42,26 @@ class AuditController(Controller):
         cursor: Cursor = None,
     ) -> AuditBody | dict[str, Any]:
         if cursor is not None:  # newest first: the key is the record's log position, negated
-            records, total = services.auth.audit_log.query(
+            records, total = auth.audit_log.query(
                 provider_id=provider_id, event_type=event_type, principal=principal, outcome=outcome,
                 limit=10**9,
             )
             scope = f"audit:{provider_id}:{event_type}:{principal}:{outcome}"
-            page = page_rows(services.pager, scope, records, lambda r: -r.position, limit, cursor)
+            page = page_rows(pager, scope, records, lambda r: -r.position, limit, cursor)
             return paged({"records": [msgspec.to_builtins(r) for r in page.items], "total": total}, page)
-        records, total = services.auth.audit_log.query(
+        records, total = auth.audit_log.query(
             provider_id=provider_id, event_type=event_type, principal=principal, outcome=outcome, limit=limit,
         )
         return AuditBody([msgspec.to_builtins(r) for r in records], total)
 
     @get("/security", summary="Security events (refusals, lockouts, key and role changes), newest first")
     async def security_events(
-        self, services: Services, event_type: Filter = None, limit: Limit = 100, cursor: Cursor = None,
+        self, auth: AuthService, pager: Pager, event_type: Filter = None, limit: Limit = 100, cursor: Cursor = None,
     ) -> SecurityBody | dict[str, Any]:
         if cursor is not None:
-            events, total = services.auth.security_log.query(event_type=event_type, limit=10**9)
-            page = page_rows(services.pager, f"security:{event_type}", events, lambda e: -e["position"],
+            events, total = auth.security_log.query(event_type=event_type, limit=10**9)
+            page = page_rows(pager, f"security:{event_type}", events, lambda e: -e["position"],
                              limit, cursor)
             return paged({"events": page.items, "total": total}, page)
-        events, total = services.auth.security_log.query(event_type=event_type, limit=limit)
+        events, total = auth.security_log.query(event_type=event_type, limit=limit)
         return SecurityBody(events, total)

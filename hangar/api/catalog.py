@@ -16,9 +16,10 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import Parameter
 
 from hangar.api import as_of as as_of_views
-from hangar.api.deps import Services, command_context, etag
-from hangar.api.paging import Cursor, PageLimit, page_rows, paged, wants_page
+from hangar.api.deps import command_context, etag
+from hangar.api.paging import Cursor, PageLimit, Pager, page_rows, paged, wants_page
 from hangar.api.views import redact_env
+from hangar.app.bus import CommandBus
 from hangar.app.catalog import (
     AddCatalogEntry,
     DeployCatalogEntry,
@@ -26,8 +27,11 @@ from hangar.app.catalog import (
     RemoveCatalogEntry,
     read_document,
 )
+from hangar.app.config_sync import ConfigSync
+from hangar.app.log.wiring import LogFeatures
 from hangar.app.paths import allowed_roots, confine
-from hangar.app.projections.catalog import EntryView
+from hangar.app.projections.catalog import CatalogProjection, EntryView
+from hangar.app.settings import LiveConfig
 from hangar.domain import limits as lim
 from hangar.domain.catalog import entry_mode
 from hangar.domain.catalog_events import CatalogEntryData, EnvVar
@@ -108,8 +112,8 @@ def entry_body(v: EntryView) -> dict[str, Any]:
     }
 
 
-def _entry(services: Services, entry_id: str) -> EntryView:
-    view = services.catalog_view.get(entry_id)
+def _entry(catalog_view: CatalogProjection, entry_id: str) -> EntryView:
+    view = catalog_view.get(entry_id)
     if view is None:
         raise CatalogEntryNotFoundError(entry_id)
     return view
@@ -155,7 +159,7 @@ class CatalogController(Controller):
 
     @get("/", summary="List catalog entries (search on name/description, tags AND)")
     async def list_entries(
-        self, services: Services,
+        self, catalog_view: CatalogProjection, log: LogFeatures, pager: Pager,
         search: Annotated[str | None, Parameter(query="search", max_length=256)] = None,
         tags: Annotated[str | None, Parameter(query="tags", max_length=1024)] = None,
         limit: PageLimit = None,
@@ -164,51 +168,58 @@ class CatalogController(Controller):
     ) -> dict[str, Any] | Response[dict[str, Any]]:
         wanted = [t for t in (tags or "").split(",") if t.strip()]
         if as_of is not None:
-            return await as_of_views.catalog(services, as_of, search, wanted, entry_body)
-        rows = services.catalog_view.search(search, wanted)
+            return await as_of_views.catalog(log, as_of, search, wanted, entry_body)
+        rows = catalog_view.search(search, wanted)
         if wants_page(limit, cursor):
-            page = page_rows(services.pager, f"catalog:{search or ''}:{tags or ''}", rows,
+            page = page_rows(pager, f"catalog:{search or ''}:{tags or ''}", rows,
                              lambda v: (v.entry.name.lower(), v.entry_id), limit, cursor)
             return paged({"entries": [entry_body(v) for v in page.items], "total": len(rows)}, page)
         entries = [entry_body(v) for v in rows]
         return {"entries": entries, "total": len(entries)}
 
     @post("/", status_code=201, summary="Add a catalog entry")
-    async def add_entry(self, request: Request, services: Services, data: AddEntryRequest) -> Response[dict[str, Any]]:
-        entry_id = await services.bus.execute(AddCatalogEntry(entry=data.entry()), command_context(request))
-        view = _entry(services, entry_id)
+    async def add_entry(
+        self, request: Request, bus: CommandBus, catalog_view: CatalogProjection, data: AddEntryRequest
+    ) -> Response[dict[str, Any]]:
+        entry_id = await bus.execute(AddCatalogEntry(entry=data.entry()), command_context(request))
+        view = _entry(catalog_view, entry_id)
         headers = {"Location": f"/api/catalog/{entry_id}", "ETag": etag(view.version)}
         return Response(entry_body(view), status_code=201, headers=headers)
 
     @post("/import", status_code=200, summary="Import a Hangar, ToolHive or MCP Registry document")
-    async def import_entries(self, request: Request, services: Services, data: ImportRequest) -> dict[str, Any]:
-        roots = allowed_roots(services.config_sync.startup_path, services.config.catalog.import_dirs)
+    async def import_entries(
+        self, request: Request, bus: CommandBus, config_sync: ConfigSync, live: LiveConfig, data: ImportRequest
+    ) -> dict[str, Any]:
+        roots = allowed_roots(config_sync.startup_path, live.current.catalog.import_dirs)
         fmt, entries = parse_document(await fetch_document(data, roots), data.format)
-        res = await services.bus.execute(
+        res = await bus.execute(
             ImportCatalog(entries=entries, format=fmt, overwrite=data.overwrite), command_context(request)
         )
         return msgspec.to_builtins(res)
 
     @get("/{entry_id:str}", summary="One catalog entry")
-    async def get_entry(self, services: Services, entry_id: str) -> Response[dict[str, Any]]:
-        view = _entry(services, entry_id)
+    async def get_entry(self, catalog_view: CatalogProjection, entry_id: str) -> Response[dict[str, Any]]:
+        view = _entry(catalog_view, entry_id)
         return Response(entry_body(view), headers={"ETag": etag(view.version)})
 
     @delete("/{entry_id:str}", status_code=200, summary="Delete a catalog entry")
-    async def delete_entry(self, request: Request, services: Services, entry_id: str) -> dict[str, Any]:
-        _entry(services, entry_id)
-        await services.bus.execute(RemoveCatalogEntry(entry_id=entry_id), command_context(request))
+    async def delete_entry(
+        self, request: Request, bus: CommandBus, catalog_view: CatalogProjection, entry_id: str
+    ) -> dict[str, Any]:
+        _entry(catalog_view, entry_id)
+        await bus.execute(RemoveCatalogEntry(entry_id=entry_id), command_context(request))
         return {"entry_id": entry_id, "deleted": True}
 
     @post("/{entry_id:str}/deploy", status_code=201, summary="Register the entry as a provider")
     async def deploy_entry(
-        self, request: Request, services: Services, entry_id: str, data: DeployRequest | None = None
+        self, request: Request, bus: CommandBus, catalog_view: CatalogProjection, entry_id: str,
+        data: DeployRequest | None = None,
     ) -> Response[dict[str, Any]]:
-        _entry(services, entry_id)
+        _entry(catalog_view, entry_id)
         body = data or DeployRequest()
         overrides = {k: getattr(body, k) for k in ("description", "idle_ttl_s", "health_check_interval_s")
                      if getattr(body, k) is not None}
-        res = await services.bus.execute(
+        res = await bus.execute(
             DeployCatalogEntry(entry_id=entry_id, provider_id=body.provider_id, env=body.env, overrides=overrides),
             command_context(request),
         )

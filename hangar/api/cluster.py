@@ -17,9 +17,10 @@ from litestar.datastructures import State
 from litestar.di import Provide
 
 from hangar.api.cluster_proxy import token_matches
-from hangar.api.deps import Services
 from hangar.app.cluster_node import ClusterNode, ClusterView, InstanceView
 from hangar.app.cluster_runtime import CLUSTER_TOKEN_HEADER, INTERNAL_COMMANDS_PATH, OpResult, RuntimeOp
+from hangar.app.projections.providers import ProvidersProjection
+from hangar.app.uptime import Uptime
 from hangar.domain.errors import AuthenticationError, NotFoundError, ValidationError
 
 
@@ -40,19 +41,21 @@ class ClusterController(Controller):
     dependencies = {"cluster": Provide(provide_cluster, sync_to_thread=False)}
 
     @get("/", summary="This replica, the leader and the live replicas")
-    async def cluster_info(self, cluster: Any, services: Services) -> ClusterView:
+    async def cluster_info(
+        self, cluster: Any, providers: ProvidersProjection, instance_id: str, uptime: Uptime
+    ) -> ClusterView:
         if cluster is None:
-            return single_instance(services)
+            return single_instance(providers, instance_id, uptime)
         return await _node(cluster).describe()
 
 
-def single_instance(services: Services) -> ClusterView:
+def single_instance(providers: ProvidersProjection, instance_id: str, uptime: Uptime) -> ClusterView:
     """On SQLite this Hangar is the whole deployment: it leads, and it runs every provider."""
-    me = services.instance_id
-    running = sorted(pid for pid, v in services.providers.views.items() if v.state != "cold")
+    me = instance_id
+    running = sorted(pid for pid, v in providers.views.items() if v.state != "cold")
     return ClusterView(
         instance_id=me, leader=me, generation=0, is_leader=True, mode="single",
-        instances=[InstanceView(instance_id=me, address="", started_at=round(time.time() - services.uptime_seconds, 3),
+        instances=[InstanceView(instance_id=me, address="", started_at=round(time.time() - uptime.seconds(), 3),
                                 heartbeat_age_s=0.0, leader=True, providers=running)],
     )
 

@@ -18,8 +18,14 @@ import msgspec
 from litestar import Controller, Request, post
 from litestar.params import Parameter
 
-from hangar.api.deps import Services, command_context
+from hangar.api.deps import command_context
+from hangar.app.bus import CommandBus
 from hangar.app.definitions import MAX_FILE_BYTES, MAX_FILES, Importer, export_files
+from hangar.app.projections.catalog import CatalogProjection
+from hangar.app.projections.groups import GroupsProjection
+from hangar.app.projections.providers import ProvidersProjection
+from hangar.app.settings import LiveConfig
+from hangar.app.skills import SkillsProjection
 from hangar.domain.errors import ValidationError
 
 DirName = Annotated[str | None, Parameter(query="dir", max_length=64)]
@@ -30,8 +36,8 @@ class Bundle(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     files: dict[str, str]
 
 
-def definitions_root(services: Services, name: str | None) -> Path:
-    base = (Path(services.config_path).resolve().parent if services.config_path else Path.cwd()) / "definitions"
+def definitions_root(live: LiveConfig, name: str | None) -> Path:
+    base = (Path(live.path).resolve().parent if live.path else Path.cwd()) / "definitions"
     if name is None:
         return base
     if not _DIR_NAME.match(name) or ".." in name:
@@ -79,15 +85,21 @@ def write_dir(root: Path, files: dict[str, str]) -> None:
         tmp.replace(target)
 
 
-def current_files(services: Services) -> dict[str, str]:
-    return export_files(services.providers, services.groups, services.catalog_view, services.skills_view)
+def current_files(
+    providers: ProvidersProjection, groups: GroupsProjection, catalog_view: CatalogProjection,
+    skills_view: SkillsProjection,
+) -> dict[str, str]:
+    return export_files(providers, groups, catalog_view, skills_view)
 
 
-async def export_definitions(services: Services, fmt: str, name: str | None) -> dict[str, Any]:
-    files = current_files(services)
+async def export_definitions(
+    providers: ProvidersProjection, groups: GroupsProjection, catalog_view: CatalogProjection,
+    skills_view: SkillsProjection, live: LiveConfig, fmt: str, name: str | None,
+) -> dict[str, Any]:
+    files = current_files(providers, groups, catalog_view, skills_view)
     if fmt == "bundle":
         return {"format": "bundle", "files": files, "count": len(files)}
-    root = definitions_root(services, name)
+    root = definitions_root(live, name)
     await asyncio.to_thread(write_dir, root, files)
     return {"format": "dir", "directory": str(root), "files": sorted(files), "count": len(files)}
 
@@ -98,17 +110,17 @@ class DefinitionsController(Controller):
 
     @post("/import", status_code=200, summary="Import definitions from the definitions directory or a bundle")
     async def import_definitions(
-        self, request: Request, services: Services,
+        self, request: Request, bus: CommandBus, providers: ProvidersProjection, groups: GroupsProjection,
+        catalog_view: CatalogProjection, skills_view: SkillsProjection, live: LiveConfig,
         strategy: Annotated[Literal["seed_only", "overwrite_conflicts"], Parameter(query="strategy")] = "seed_only",
-        dir_name: DirName = None,
-        data: Bundle | None = None,
+        dir_name: DirName = None, data: Bundle | None = None,
     ) -> dict[str, Any]:
         if data is not None:
             files = {_safe_relative(k): v for k, v in data.files.items()}
         else:
-            files = await asyncio.to_thread(read_dir, definitions_root(services, dir_name))
-        importer = Importer(services.bus, services.providers, services.groups, services.catalog_view,
-                            services.skills_view)
+            files = await asyncio.to_thread(read_dir, definitions_root(live, dir_name))
+        importer = Importer(bus, providers, groups, catalog_view,
+                            skills_view)
         plans = importer.plan(files, strategy)
         report = await importer.apply(plans, strategy, command_context(request))
         return dict(msgspec.to_builtins(report))

@@ -2,84 +2,24 @@
 
 from __future__ import annotations
 
-import time
+from typing import TYPE_CHECKING, Any
 
 from litestar import Request
-from litestar.datastructures import State
 
-from hangar.api.paging import Pager
-from hangar.app.async_invoke import AsyncInvocations
-from hangar.app.auth.service import AuthService
-from hangar.app.bus import CommandBus, CommandContext
-from hangar.app.config_sync import ConfigSync
-from hangar.app.discovery import DiscoveryService
-from hangar.app.groups import GroupStartup
-from hangar.app.hub import EventHub
-from hangar.app.log.wiring import LogFeatures
+from hangar.app.bus import CommandContext
 from hangar.app.ports import EventStore, ProviderConnector
-from hangar.app.projections.alerts import AlertsProjection
-from hangar.app.projections.catalog import CatalogProjection
-from hangar.app.projections.discovery import DiscoveryProjection
-from hangar.app.projections.groups import GroupsProjection
-from hangar.app.projections.providers import ProvidersProjection
-from hangar.app.projections.streams import StreamIndex
-from hangar.app.projector import Projector
-from hangar.app.settings import LiveConfig
-from hangar.app.skills import SkillsProjection
-from hangar.app.toolhive.module import ToolhiveModule
-from hangar.config.schema import HangarConfig
 from hangar.domain.errors import PreconditionFailedError
-from hangar.observability.history import MetricsHistory
-from hangar.observability.metrics import Metrics
 
-
-class Services:
-    """What controllers may read and send commands to: one typed bag, built by
-    ``hangar.bootstrap`` (the API never builds or wires anything itself)."""
-
-    bus: CommandBus
-    store: EventStore
-    projector: Projector
-    providers: ProvidersProjection
-    instance_id: str
-    groups: GroupsProjection
-    discovery_view: DiscoveryProjection
-    catalog_view: CatalogProjection
-    alerts_view: AlertsProjection
-    auth: AuthService
-    hub: EventHub
-    metrics: Metrics
-    metrics_history: MetricsHistory
-    config_sync: ConfigSync
-    group_module: GroupStartup
-    discovery: DiscoveryService
-    connector: ProviderConnector
-    live: LiveConfig
-    log: LogFeatures
-    streams: StreamIndex
-    pager: Pager
-    skills_view: SkillsProjection
-    toolhive: ToolhiveModule
-    async_invocations: AsyncInvocations
-    started_monotonic: float
-
-    @property
-    def config(self) -> HangarConfig:
-        """The configuration in force (a reload replaces it)."""
-        return self.live.current
-
-    @property
-    def config_path(self) -> str | None:
-        return self.live.path
-
-    @property
-    def uptime_seconds(self) -> float:
-        return time.monotonic() - self.started_monotonic
-
-
-def provide_services(state: State) -> Services:
-    services: Services = state.services
-    return services
+# Each component a controller uses is its own Litestar dependency, named as the parameter that
+# receives it (``bus: CommandBus``, ``providers: ProvidersProjection``, ...): the app factory
+# (``hangar.asgi``) registers them once, from the composition root. The two ports are Protocols,
+# which Litestar's signature model cannot check with ``isinstance``: at run time it sees ``Any``,
+# the type checker sees the port.
+if TYPE_CHECKING:
+    StorePort = EventStore
+    ConnectorPort = ProviderConnector
+else:
+    StorePort = ConnectorPort = Any
 
 
 def etag(version: int) -> str:

@@ -10,10 +10,11 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import Parameter
 
-from hangar.api.deps import Services, command_context, etag
-from hangar.api.paging import Cursor, PageLimit, page_rows, paged, wants_page
+from hangar.api.deps import command_context, etag
+from hangar.api.paging import Cursor, PageLimit, Pager, page_rows, paged, wants_page
 from hangar.api.preconditions import refuse_existing
 from hangar.api.views import redact_env
+from hangar.app.bus import CommandBus
 from hangar.app.discovery import (
     ApproveCandidate,
     DeregisterSource,
@@ -22,7 +23,7 @@ from hangar.app.discovery import (
     ScanSource,
     UpdateSource,
 )
-from hangar.app.projections.discovery import CandidateView, SourceView
+from hangar.app.projections.discovery import CandidateView, DiscoveryProjection, SourceView
 from hangar.domain.discovery import parse_source_config, redact_config, requires_approval
 from hangar.domain.errors import DiscoverySourceNotFoundError, ValidationError
 from hangar.domain.provider_spec import PROVIDER_ID_PATTERN
@@ -92,8 +93,8 @@ def candidate_body(c: CandidateView) -> dict[str, Any]:
     }
 
 
-def _source(services: Services, source_id: str) -> SourceView:
-    view = services.discovery_view.get(source_id)
+def _source(discovery_view: DiscoveryProjection, source_id: str) -> SourceView:
+    view = discovery_view.get(source_id)
     if view is None:
         raise DiscoverySourceNotFoundError(source_id)
     return view
@@ -104,13 +105,13 @@ class DiscoveryController(Controller):
     tags = ["discovery"]
 
     @get("/sources", summary="List discovery sources")
-    async def list_sources(self, services: Services) -> dict[str, Any]:
-        views = sorted(services.discovery_view.sources.values(), key=lambda v: v.source_id)
+    async def list_sources(self, discovery_view: DiscoveryProjection) -> dict[str, Any]:
+        views = sorted(discovery_view.sources.values(), key=lambda v: v.source_id)
         return {"sources": [source_body(v) for v in views]}
 
     @post("/sources", status_code=201, summary="Register a discovery source")
     async def register_source(
-        self, request: Request, services: Services, data: RegisterSourceRequest
+        self, request: Request, bus: CommandBus, discovery_view: DiscoveryProjection, data: RegisterSourceRequest
     ) -> Response[dict[str, Any]]:
         if data.source_type and data.type and data.source_type != data.type:
             raise ValidationError(f"source_type '{data.source_type}' and type '{data.type}' disagree")
@@ -120,18 +121,18 @@ class DiscoveryController(Controller):
         sid = data.source_id or f"{source_type}-{uuid.uuid4().hex[:8]}"
         if not _ID_RE.fullmatch(sid):
             raise ValidationError(f"Invalid source_id '{sid}': use 1-64 letters, digits, '_' or '-'")
-        await services.bus.execute(
+        await bus.execute(
             RegisterSource(source_id=sid, source_type=source_type, mode=data.mode, enabled=data.enabled,
                            config=data.config),
             command_context(request),
         )
-        view = _source(services, sid)
+        view = _source(discovery_view, sid)
         headers = {"Location": f"/api/discovery/sources/{sid}", "ETag": etag(view.version)}
         return Response({"source_id": sid, "registered": True}, status_code=201, headers=headers)
 
     @get("/sources/{source_id:str}", summary="One discovery source with its candidates")
-    async def get_source(self, services: Services, source_id: str) -> Response[dict[str, Any]]:
-        v = _source(services, source_id)
+    async def get_source(self, discovery_view: DiscoveryProjection, source_id: str) -> Response[dict[str, Any]]:
+        v = _source(discovery_view, source_id)
         body = source_body(v) | {
             "pending": sorted(v.pending), "quarantined": sorted(v.quarantined),
             "rejected": sorted(v.rejected), "registered": sorted(v.owned),
@@ -140,57 +141,64 @@ class DiscoveryController(Controller):
 
     @put("/sources/{source_id:str}", summary="Update a source's mode, enabled flag or config")
     async def update_source(
-        self, request: Request, services: Services, source_id: str, data: UpdateSourceRequest | None = None
+        self, request: Request, bus: CommandBus, discovery_view: DiscoveryProjection, source_id: str,
+        data: UpdateSourceRequest | None = None,
     ) -> Response[dict[str, Any]]:
         body = data or UpdateSourceRequest()
-        refuse_existing(request, source_id in services.discovery_view.sources, f"Source '{source_id}'")
-        version = await services.bus.execute(
+        refuse_existing(request, source_id in discovery_view.sources, f"Source '{source_id}'")
+        version = await bus.execute(
             UpdateSource(source_id=source_id, mode=body.mode, enabled=body.enabled, config=body.config),
             command_context(request),
         )
         return Response({"source_id": source_id, "updated": True}, headers={"ETag": etag(version)})
 
     @delete("/sources/{source_id:str}", status_code=200, summary="Deregister a source")
-    async def delete_source(self, request: Request, services: Services, source_id: str) -> dict[str, Any]:
-        await services.bus.execute(DeregisterSource(source_id=source_id), command_context(request))
+    async def delete_source(self, request: Request, bus: CommandBus, source_id: str) -> dict[str, Any]:
+        await bus.execute(DeregisterSource(source_id=source_id), command_context(request))
         return {"source_id": source_id, "deregistered": True}
 
     @post("/sources/{source_id:str}/scan", status_code=200, summary="Scan a source now")
-    async def scan_source(self, request: Request, services: Services, source_id: str) -> dict[str, Any]:
-        _source(services, source_id)
-        res = await services.bus.execute(ScanSource(source_id=source_id), command_context(request))
+    async def scan_source(
+        self, request: Request, bus: CommandBus, discovery_view: DiscoveryProjection, source_id: str
+    ) -> dict[str, Any]:
+        _source(discovery_view, source_id)
+        res = await bus.execute(ScanSource(source_id=source_id), command_context(request))
         return {"source_id": source_id, "scan_triggered": True, **msgspec.to_builtins(res)}
 
     @put("/sources/{source_id:str}/enable", summary="Enable or disable a source")
     async def enable_source(
-        self, request: Request, services: Services, source_id: str, data: EnableRequest
+        self, request: Request, bus: CommandBus, source_id: str, data: EnableRequest
     ) -> Response[dict[str, Any]]:
-        version = await services.bus.execute(
+        version = await bus.execute(
             UpdateSource(source_id=source_id, enabled=data.enabled), command_context(request)
         )
         return Response({"source_id": source_id, "enabled": data.enabled}, headers={"ETag": etag(version)})
 
     @get("/pending", summary="Discovered providers waiting for approval")
-    async def pending(self, services: Services, limit: PageLimit = None, cursor: Cursor = None) -> dict[str, Any]:
+    async def pending(
+        self, discovery_view: DiscoveryProjection, pager: Pager, limit: PageLimit = None, cursor: Cursor = None
+    ) -> dict[str, Any]:
         rows = [
             (v.source_id, name, c)
-            for v in sorted(services.discovery_view.sources.values(), key=lambda v: v.source_id)
+            for v in sorted(discovery_view.sources.values(), key=lambda v: v.source_id)
             for name, c in sorted(v.pending.items())
         ]
         if wants_page(limit, cursor):
-            page = page_rows(services.pager, "discovery:pending", rows, lambda r: (r[0], r[1]), limit, cursor)
+            page = page_rows(pager, "discovery:pending", rows, lambda r: (r[0], r[1]), limit, cursor)
             return paged({"pending": [candidate_body(r[2]) for r in page.items]}, page)
         return {"pending": [candidate_body(r[2]) for r in rows]}
 
     @get("/quarantined", summary="Discovered providers that failed vetting, with the reasons")
-    async def quarantined(self, services: Services, limit: PageLimit = None, cursor: Cursor = None) -> dict[str, Any]:
+    async def quarantined(
+        self, discovery_view: DiscoveryProjection, pager: Pager, limit: PageLimit = None, cursor: Cursor = None
+    ) -> dict[str, Any]:
         out: dict[str, Any] = {}
         rows = [(v.source_id, name, c)
-                for v in sorted(services.discovery_view.sources.values(), key=lambda v: v.source_id)
+                for v in sorted(discovery_view.sources.values(), key=lambda v: v.source_id)
                 for name, c in sorted(v.quarantined.items())]
         page = None
         if wants_page(limit, cursor):
-            page = page_rows(services.pager, "discovery:quarantined", rows, lambda r: (r[0], r[1]), limit, cursor)
+            page = page_rows(pager, "discovery:quarantined", rows, lambda r: (r[0], r[1]), limit, cursor)
             rows = page.items
         for source_id, name, c in rows:
             key = name if name not in out else f"{name}@{source_id}"
@@ -202,21 +210,21 @@ class DiscoveryController(Controller):
 
     @post("/approve/{name:str}", status_code=200, summary="Approve a pending or quarantined provider")
     async def approve(
-        self, request: Request, services: Services, name: str,
+        self, request: Request, bus: CommandBus, name: str,
         source_id: Annotated[str | None, Parameter(query="source_id")] = None,
     ) -> dict[str, Any]:
-        res = await services.bus.execute(ApproveCandidate(name=name, source_id=source_id), command_context(request))
+        res = await bus.execute(ApproveCandidate(name=name, source_id=source_id), command_context(request))
         return {"approved": True, "provider": name, "provider_id": res.provider_id, "source_id": res.source_id,
                 "status": "registered"}
 
     @post("/reject/{name:str}", status_code=200, summary="Reject a pending or quarantined provider")
     async def reject(
-        self, request: Request, services: Services, name: str,
+        self, request: Request, bus: CommandBus, name: str,
         source_id: Annotated[str | None, Parameter(query="source_id")] = None,
         data: RejectRequest | None = None,
     ) -> dict[str, Any]:
         reason = data.reason if data else ""
-        res = await services.bus.execute(
+        res = await bus.execute(
             RejectCandidate(name=name, source_id=source_id, reason=reason), command_context(request)
         )
         return {"rejected": True, "provider": name, "source_id": res.source_id}

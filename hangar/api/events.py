@@ -11,9 +11,9 @@ from litestar import Controller, MediaType, Request, Response, get
 from litestar.params import Parameter
 from litestar.response import Stream
 
-from hangar.api.deps import Services
 from hangar.app.log.ports import MAX_PAGE, EventQuery
 from hangar.app.log.query import public_frame
+from hangar.app.log.wiring import LogFeatures
 from hangar.domain.errors import NotFoundError, ValidationError
 from hangar.domain.events import EVENT_TYPES
 
@@ -86,7 +86,7 @@ class EventsController(Controller):
 
     @get("/events", media_type=MediaType.JSON, summary="Page the event log by global position")
     async def list_events(
-        self, services: Services,
+        self, log: LogFeatures,
         from_position: Annotated[int, Parameter(ge=0)] = 0,
         cursor: Annotated[int | None, Parameter(ge=0)] = None,
         limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 100,
@@ -102,28 +102,28 @@ class EventsController(Controller):
             after=from_position if cursor is None else cursor, limit=limit, stream_id=stream_id, stream=stream,
             event_type=event_type, correlation_id=correlation_id, principal=principal, since=since, until=until,
         )
-        page = await services.log.events.page(q)
+        page = await log.events.page(q)
         return Response(page_body(page.frames, page.last_position, page.has_more), media_type=MediaType.JSON)
 
     @get("/streams/{stream_id:str}", summary="A stream's version, snapshot version and event count")
-    async def stream_info(self, services: Services, stream_id: str) -> dict[str, Any]:
-        info = await services.log.events.stream_info(stream_id)
+    async def stream_info(self, log: LogFeatures, stream_id: str) -> dict[str, Any]:
+        info = await log.events.stream_info(stream_id)
         if info.version == 0 and info.event_count == 0:
             raise StreamNotFoundError(f"Stream '{stream_id}' has no events")
         return msgspec.to_builtins(info)
 
     @get("/streams/{stream_id:str}/events", media_type=MediaType.JSON, summary="One stream's events")
     async def stream_events(
-        self, services: Services, stream_id: str,
+        self, log: LogFeatures, stream_id: str,
         from_position: Annotated[int, Parameter(ge=0)] = 0,
         limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 100,
     ) -> Response[bytes]:
-        page = await services.log.events.page(EventQuery(after=from_position, limit=limit, stream_id=stream_id))
+        page = await log.events.page(EventQuery(after=from_position, limit=limit, stream_id=stream_id))
         return Response(page_body(page.frames, page.last_position, page.has_more), media_type=MediaType.JSON)
 
     @get("/events/stream", summary="Server-Sent Events: stored events after Last-Event-ID, then live")
     async def event_stream(
-        self, request: Request, services: Services,
+        self, request: Request, log: LogFeatures,
         from_position: Annotated[int | None, Parameter(ge=0)] = None,
         stream_id: Text = None,
         stream: Annotated[str | None, Parameter(max_length=512)] = None,
@@ -135,7 +135,7 @@ class EventsController(Controller):
             after=sse_after(request, from_position), limit=MAX_PAGE, stream_id=stream_id, stream=stream,
             event_type=event_type, correlation_id=correlation_id, principal=principal,
         )
-        follow = services.log.events.follow(q)
+        follow = log.events.follow(q)
 
         async def body() -> AsyncIterator[bytes]:
             try:

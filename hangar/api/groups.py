@@ -9,12 +9,15 @@ from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import Parameter
 
 from hangar.api import as_of as as_of_views
-from hangar.api.deps import Services, command_context, etag
+from hangar.api.deps import command_context, etag
 from hangar.api.preconditions import create_guarded, create_only, refuse_existing
 from hangar.api.provider_runtime import InvokeRequest
+from hangar.app.bus import CommandBus
 from hangar.app.group_invoke import GroupInvokeResult, InvokeGroupTool, RebalanceGroup
-from hangar.app.groups import AddGroupMember, CreateGroup, DeleteGroup, RemoveGroupMember, UpdateGroup
-from hangar.app.projections.groups import GroupView
+from hangar.app.groups import AddGroupMember, CreateGroup, DeleteGroup, GroupStartup, RemoveGroupMember, UpdateGroup
+from hangar.app.log.wiring import LogFeatures
+from hangar.app.projections.groups import GroupsProjection, GroupView
+from hangar.app.projections.providers import ProvidersProjection
 from hangar.domain.errors import GroupNotFoundError
 from hangar.domain.group import evaluate, in_rotation, is_healthy
 from hangar.domain.group_events import (
@@ -165,13 +168,13 @@ class GroupToolsBody(msgspec.Struct):
     tools: list[GroupToolBody]
 
 
-def group_body(services: Services, v: GroupView) -> GroupBody:
-    router = services.group_module.router
+def group_body(providers: ProvidersProjection, group_module: GroupStartup, v: GroupView) -> GroupBody:
+    router = group_module.router
     statuses = router.statuses(m.provider_id for m in v.members)
     members = []
     for m in v.members:
         st = statuses.get(m.provider_id)
-        pv = services.providers.get(m.provider_id)
+        pv = providers.get(m.provider_id)
         members.append(MemberBody(
             id=m.provider_id, provider_id=m.provider_id, state=st.state if st else "missing",
             in_rotation=bool(st and in_rotation(st)), healthy=bool(st and is_healthy(st)),
@@ -196,19 +199,19 @@ def group_body(services: Services, v: GroupView) -> GroupBody:
     )
 
 
-def group_tools(services: Services, v: GroupView) -> list[tuple[ToolSpec, list[str]]]:
+def group_tools(providers: ProvidersProjection, v: GroupView) -> list[tuple[ToolSpec, list[str]]]:
     """The union of the members' tools, best priority first; the first description wins."""
     found: dict[str, tuple[ToolSpec, list[str]]] = {}
     for m in sorted(v.members, key=lambda m: m.priority):
-        pv = services.providers.get(m.provider_id)
+        pv = providers.get(m.provider_id)
         for t in pv.visible_tools if pv else []:
             entry = found.setdefault(t.name, (t, []))
             entry[1].append(m.provider_id)
     return [found[k] for k in sorted(found)]
 
 
-def _view(services: Services, group_id: str) -> GroupView:
-    v = services.groups.get(group_id)
+def _view(groups: GroupsProjection, group_id: str) -> GroupView:
+    v = groups.get(group_id)
     if v is None:
         raise GroupNotFoundError(group_id)
     return v
@@ -220,91 +223,92 @@ class GroupController(Controller):
 
     @get("/", summary="List groups with their members and circuit breaker state")
     async def list_groups(
-        self, services: Services,
+        self, providers: ProvidersProjection, groups: GroupsProjection, log: LogFeatures, group_module: GroupStartup,
         as_of: Annotated[str | None, Parameter(max_length=64, description="a position or RFC 3339 time")] = None,
     ) -> GroupList | Response[dict[str, Any]]:
         if as_of is not None:
-            return await as_of_views.groups(services, as_of)
-        return GroupList([group_body(services, v) for _, v in sorted(services.groups.views.items())])
+            return await as_of_views.groups(log, as_of)
+        return GroupList([group_body(providers, group_module, v) for _, v in sorted(groups.views.items())])
 
     @post("/", status_code=201, summary="Create a group")
     async def create_group(
-        self, request: Request, services: Services, data: CreateGroupRequest
+        self, request: Request, bus: CommandBus, groups: GroupsProjection, data: CreateGroupRequest
     ) -> Response[GroupCreated]:
-        await services.bus.execute(CreateGroup(group_id=data.group_id, spec=data.spec()), command_context(request))
+        await bus.execute(CreateGroup(group_id=data.group_id, spec=data.spec()), command_context(request))
         headers = {"Location": f"/api/groups/{data.group_id}"}
-        v = services.groups.get(data.group_id)
+        v = groups.get(data.group_id)
         if v is not None:
             headers["ETag"] = etag(v.version)
         return Response(GroupCreated(data.group_id, True), status_code=201, headers=headers)
 
     @get("/{group_id:str}", summary="Group detail with members and circuit breaker state")
     async def get_group(
-        self, services: Services, group_id: str,
+        self, providers: ProvidersProjection, groups: GroupsProjection, log: LogFeatures, group_module: GroupStartup,
+        group_id: str,
         as_of: Annotated[str | None, Parameter(max_length=64, description="a position or RFC 3339 time")] = None,
     ) -> Response[GroupBody] | Response[dict[str, Any]]:
         if as_of is not None:
-            return await as_of_views.group(services, as_of, group_id)
-        v = _view(services, group_id)
-        return Response(group_body(services, v), headers={"ETag": etag(v.version)})
+            return await as_of_views.group(log, as_of, group_id)
+        v = _view(groups, group_id)
+        return Response(group_body(providers, group_module, v), headers={"ETag": etag(v.version)})
 
     @put("/{group_id:str}", summary="Update a group (honours If-Match)")
     async def update_group(
-        self, request: Request, services: Services, group_id: str, data: UpdateGroupRequest
+        self, request: Request, bus: CommandBus, groups: GroupsProjection, group_id: str, data: UpdateGroupRequest
     ) -> Response[GroupUpdated | GroupCreated]:
-        exists = services.groups.get(group_id) is not None
+        exists = groups.get(group_id) is not None
         refuse_existing(request, exists, f"Group '{group_id}'")
         if not exists and create_only(request):  # every field is optional, so a PUT can create
             spec = msgspec.convert(data.changes(), GroupSpec)
-            await create_guarded(request, f"Group '{group_id}'", lambda: services.bus.execute(
+            await create_guarded(request, f"Group '{group_id}'", lambda: bus.execute(
                 CreateGroup(group_id=group_id, spec=spec), command_context(request)))
-            v = _view(services, group_id)
+            v = _view(groups, group_id)
             return Response(GroupCreated(group_id, True), status_code=201,
                             headers={"ETag": etag(v.version), "Location": f"/api/groups/{group_id}"})
-        version = await services.bus.execute(
+        version = await bus.execute(
             UpdateGroup(group_id=group_id, changes=data.changes()), command_context(request)
         )
         return Response(GroupUpdated(group_id, True), headers={"ETag": etag(version)})
 
     @delete("/{group_id:str}", status_code=200, summary="Delete a group (its providers are kept)")
-    async def delete_group(self, request: Request, services: Services, group_id: str) -> GroupDeleted:
-        await services.bus.execute(DeleteGroup(group_id=group_id), command_context(request))
+    async def delete_group(self, request: Request, bus: CommandBus, group_id: str) -> GroupDeleted:
+        await bus.execute(DeleteGroup(group_id=group_id), command_context(request))
         return GroupDeleted(group_id, True)
 
     @post("/{group_id:str}/rebalance", status_code=200,
           summary="Re-check member health, put ready members back in rotation, reset the breaker")
-    async def rebalance(self, request: Request, services: Services, group_id: str) -> Rebalanced:
-        rotation = await services.bus.execute(RebalanceGroup(group_id=group_id), command_context(request))
+    async def rebalance(self, request: Request, bus: CommandBus, group_id: str) -> Rebalanced:
+        rotation = await bus.execute(RebalanceGroup(group_id=group_id), command_context(request))
         return Rebalanced("rebalanced", group_id, rotation)
 
     @post("/{group_id:str}/members", status_code=201, summary="Add a provider to the group")
     async def add_member(
-        self, request: Request, services: Services, group_id: str, data: AddMemberRequest
+        self, request: Request, bus: CommandBus, group_id: str, data: AddMemberRequest
     ) -> MemberAdded:
         member = GroupMember(provider_id=data.member_id, weight=data.weight, priority=data.priority)
-        await services.bus.execute(AddGroupMember(group_id=group_id, member=member), command_context(request))
+        await bus.execute(AddGroupMember(group_id=group_id, member=member), command_context(request))
         return MemberAdded(group_id, data.member_id, True)
 
     @delete("/{group_id:str}/members/{member_id:str}", status_code=200, summary="Remove a provider from the group")
-    async def remove_member(self, request: Request, services: Services, group_id: str, member_id: str) -> MemberRemoved:
-        await services.bus.execute(
+    async def remove_member(self, request: Request, bus: CommandBus, group_id: str, member_id: str) -> MemberRemoved:
+        await bus.execute(
             RemoveGroupMember(group_id=group_id, provider_id=member_id), command_context(request)
         )
         return MemberRemoved(group_id, member_id, True)
 
     @get("/{group_id:str}/tools", summary="Tools offered through the group (the union of its members')")
-    async def tools(self, services: Services, group_id: str) -> GroupToolsBody:
-        v = _view(services, group_id)
+    async def tools(self, providers: ProvidersProjection, groups: GroupsProjection, group_id: str) -> GroupToolsBody:
+        v = _view(groups, group_id)
         out = [GroupToolBody(t.name, t.description, t.input_schema, t.input_schema, members)
-               for t, members in group_tools(services, v)]
+               for t, members in group_tools(providers, v)]
         return GroupToolsBody(group_id, out)
 
     @post("/{group_id:str}/tools/{tool_name:str}/invoke", status_code=200,
           summary="Call a tool through the group's balancer (failover within the deadline)")
     async def invoke(
-        self, request: Request, services: Services, group_id: str, tool_name: str, data: InvokeRequest
+        self, request: Request, bus: CommandBus, group_id: str, tool_name: str, data: InvokeRequest
     ) -> GroupInvokeResult:
-        result: GroupInvokeResult = await services.bus.execute(
+        result: GroupInvokeResult = await bus.execute(
             InvokeGroupTool(group_id=group_id, tool=tool_name, arguments=data.arguments, timeout_s=data.timeout_s),
             command_context(request),
         )

@@ -124,7 +124,7 @@ class AuthGuard:
         if scope["type"] not in ("http", "websocket") or scope.get("method") == "OPTIONS":
             await self.app(scope, receive, send)
             return
-        auth: AuthService = scope["app"].state.services.auth
+        auth: AuthService = scope["app"].state.auth
         if auth.enabled:
             try:
                 # A peer replica relaying a request vouches (with the cluster token) for the

@@ -11,7 +11,8 @@ import asyncio
 import msgspec
 from litestar import Response, get
 
-from hangar.api.deps import Services
+from hangar.api.deps import StorePort
+from hangar.app.projector import Projector
 
 STORE_PROBE_TIMEOUT_S = 2.0
 
@@ -27,12 +28,12 @@ def live() -> Probe:
 
 
 @get("/health/ready", summary="The event store answers and the start-up replay is done", tags=["system"])
-async def ready(services: Services) -> Response[Probe]:
+async def ready(store: StorePort, projector: Projector) -> Response[Probe]:
     try:
-        await asyncio.wait_for(services.store.last_position(), STORE_PROBE_TIMEOUT_S)
+        await asyncio.wait_for(store.last_position(), STORE_PROBE_TIMEOUT_S)
         store_ok = True
     except Exception:
         store_ok = False
-    checks = {"store": store_ok, "replayed": services.projector.replayed}
+    checks = {"store": store_ok, "replayed": projector.replayed}
     ok = all(checks.values())
     return Response(Probe("ready" if ok else "not_ready", checks), status_code=200 if ok else 503)

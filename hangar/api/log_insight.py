@@ -9,7 +9,7 @@ from litestar import Controller, Response, get, post
 from litestar.params import Parameter
 
 from hangar.api import as_of as as_of_views
-from hangar.api.deps import Services
+from hangar.app.log.wiring import LogFeatures
 from hangar.domain.auth import EVERYONE, check_principal_id
 from hangar.domain.errors import ProviderNotFoundError, ValidationError
 from hangar.domain.provider_spec import check_provider_id
@@ -39,58 +39,58 @@ class LogInsightController(Controller):
 
     @get("/auth/policies", summary="Every tool policy entry (optionally as of a past point)")
     async def list_policies(
-        self, services: Services,
+        self, log: LogFeatures,
         as_of: Annotated[str | None, Parameter(max_length=64)] = None,
     ) -> Response[dict[str, Any]]:
         if as_of is None:
-            return Response(as_of_views.policies_body(services.log.live))
-        m = await as_of_views.models_at(services, as_of)
+            return Response(as_of_views.policies_body(log.live))
+        m = await as_of_views.models_at(log, as_of)
         return Response(as_of_views.policies_body(m), headers={as_of_views.AS_OF_HEADER: str(m.position)})
 
     @post("/auth/policies/simulate", status_code=200,
           summary="Replay recorded tool calls against a proposed policy set (changes nothing)")
-    async def simulate(self, services: Services, data: SimulateRequest) -> dict[str, Any]:
+    async def simulate(self, log: LogFeatures, data: SimulateRequest) -> dict[str, Any]:
         proposed: dict[tuple[str, str], dict[str, str]] = {}
         for p in data.policies:
             check_provider_id(p.provider_id)
             if p.principal_id != EVERYONE:
                 check_principal_id(p.principal_id)
             proposed.setdefault((p.provider_id, p.tool_name), {})[p.principal_id] = p.effect
-        tt = services.log.time_travel
+        tt = log.time_travel
         start = await tt.resolve(data.from_) if data.from_ is not None else 0
-        end = await tt.resolve(data.to) if data.to is not None else await services.log.events.last_position()
+        end = await tt.resolve(data.to) if data.to is not None else await log.events.last_position()
         if start > end:
             raise ValidationError("from must not be later than to")
-        return await services.log.insight.simulate(start, end, proposed, data.replace)
+        return await log.insight.simulate(start, end, proposed, data.replace)
 
     @get("/auth/principals/{principal_id:str}/tools", summary="The tools the MCP front door offers a principal")
     async def principal_tools(
-        self, services: Services, principal_id: str,
+        self, log: LogFeatures, principal_id: str,
         as_of: Annotated[str | None, Parameter(max_length=64)] = None,
     ) -> dict[str, Any]:
-        tt = services.log.time_travel
-        position = await tt.resolve(as_of) if as_of is not None else await services.log.events.last_position()
-        return await services.log.insight.principal_tools(principal_id, position)
+        tt = log.time_travel
+        position = await tt.resolve(as_of) if as_of is not None else await log.events.last_position()
+        return await log.insight.principal_tools(principal_id, position)
 
     @get("/diff", summary="What changed between two points, with the events responsible")
     async def diff(
-        self, services: Services,
+        self, log: LogFeatures,
         from_: Annotated[str, Parameter(query="from", max_length=64)],
         to: Annotated[str, Parameter(query="to", max_length=64)],
     ) -> dict[str, Any]:
-        tt = services.log.time_travel
+        tt = log.time_travel
         start, end = await tt.resolve(from_), await tt.resolve(to)
         if start > end:
             raise ValidationError("from must not be later than to")
-        return await services.log.insight.diff(start, end)
+        return await log.insight.diff(start, end)
 
     @get("/providers/{provider_id:str}/history", summary="Each definition and state change: who, when, why")
     async def provider_history(
-        self, services: Services, provider_id: str,
+        self, log: LogFeatures, provider_id: str,
         from_version: Annotated[int, Parameter(ge=0)] = 0,
         limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
-        entries = await services.log.insight.provider_history(provider_id, from_version, limit)
+        entries = await log.insight.provider_history(provider_id, from_version, limit)
         if not entries and from_version == 0:
             raise ProviderNotFoundError(provider_id)
         return {"provider_id": provider_id, "history": entries, "count": len(entries)}

@@ -7,7 +7,8 @@ from typing import Annotated
 import msgspec
 from litestar import Controller, Request, post
 
-from hangar.api.deps import Services, command_context
+from hangar.api.deps import command_context
+from hangar.app.bus import CommandBus
 from hangar.app.maintenance import CompactStream
 from hangar.domain.errors import ValidationError
 
@@ -30,8 +31,8 @@ class MaintenanceController(Controller):
     tags = ["maintenance"]
 
     @post("/compact", status_code=200, summary="Delete events preceding the stream's latest snapshot")
-    async def compact(self, request: Request, services: Services, data: CompactRequest) -> CompactBody:
+    async def compact(self, request: Request, bus: CommandBus, data: CompactRequest) -> CompactBody:
         if not data.stream_id.strip():
             raise ValidationError("stream_id must not be empty")
-        deleted = await services.bus.execute(CompactStream(data.stream_id), command_context(request))
+        deleted = await bus.execute(CompactStream(data.stream_id), command_context(request))
         return CompactBody(Compacted(data.stream_id, deleted))

@@ -17,14 +17,15 @@ from typing import TypeVar
 
 from litestar import Request
 
-from hangar.api.deps import Services, etag
+from hangar.api.deps import etag
+from hangar.app.projections.streams import StreamIndex
 from hangar.domain.errors import AlreadyExistsError, PreconditionFailedError
 
 T = TypeVar("T")
 
 
-def stream_etag(services: Services, stream_id: str) -> str:
-    return etag(services.streams.version(stream_id))
+def stream_etag(streams: StreamIndex, stream_id: str) -> str:
+    return etag(streams.version(stream_id))
 
 
 def create_only(request: Request) -> bool:

@@ -10,11 +10,12 @@ from litestar import Controller, Request, WebSocket, get, post, websocket
 from litestar.params import Parameter
 
 from hangar.api import views
-from hangar.api.deps import Services, command_context
+from hangar.api.deps import ConnectorPort, command_context
 from hangar.api.guard import accepted_subprotocol
+from hangar.app.bus import CommandBus
 from hangar.app.invoke import InvokeResult, InvokeTool
 from hangar.app.lifecycle import StartProvider, StopProvider
-from hangar.app.projections.providers import ProviderView
+from hangar.app.projections.providers import ProvidersProjection, ProviderView
 from hangar.domain.errors import ProviderNotFoundError
 
 ToolName = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
@@ -62,8 +63,8 @@ class LogsBody(msgspec.Struct):
     count: int
 
 
-def _view(services: Services, provider_id: str) -> ProviderView:
-    view = services.providers.get(provider_id)
+def _view(providers: ProvidersProjection, provider_id: str) -> ProviderView:
+    view = providers.get(provider_id)
     if view is None:
         raise ProviderNotFoundError(provider_id)
     return view
@@ -74,43 +75,46 @@ class ProviderRuntimeController(Controller):
     tags = ["providers"]
 
     @post("/start", status_code=200, summary="Start the provider (no-op when it is running)")
-    async def start(self, request: Request, services: Services, provider_id: str) -> StartResult:
-        await services.bus.execute(StartProvider(provider_id), command_context(request))
-        v = _view(services, provider_id)
+    async def start(
+        self, request: Request, bus: CommandBus, providers: ProvidersProjection, provider_id: str
+    ) -> StartResult:
+        await bus.execute(StartProvider(provider_id), command_context(request))
+        v = _view(providers, provider_id)
         names = [t.name for t in v.visible_tools]
         return StartResult(provider_id, provider_id, v.state, names, len(names), v.startup_duration_ms)
 
     @post("/stop", status_code=200, summary="Stop the provider")
     async def stop(
-        self, request: Request, services: Services, provider_id: str, data: StopRequest | None = None
+        self, request: Request, bus: CommandBus, providers: ProvidersProjection, provider_id: str,
+        data: StopRequest | None = None,
     ) -> StopResult:
         reason = data.reason if data is not None else "user_request"
-        await services.bus.execute(StopProvider(provider_id, reason), command_context(request))
-        return StopResult(provider_id, provider_id, reason, _view(services, provider_id).state)
+        await bus.execute(StopProvider(provider_id, reason), command_context(request))
+        return StopResult(provider_id, provider_id, reason, _view(providers, provider_id).state)
 
     @get("/tools", summary="Tools of the provider (predefined ones while it has never started)")
-    async def tools(self, services: Services, provider_id: str) -> ToolsBody:
-        return ToolsBody(views.tools_body(_view(services, provider_id)))
+    async def tools(self, providers: ProvidersProjection, provider_id: str) -> ToolsBody:
+        return ToolsBody(views.tools_body(_view(providers, provider_id)))
 
     @get("/health", summary="Health status with recent check history")
-    async def health(self, services: Services, provider_id: str) -> views.HealthBody:
-        return views.health_body(_view(services, provider_id))
+    async def health(self, providers: ProvidersProjection, provider_id: str) -> views.HealthBody:
+        return views.health_body(_view(providers, provider_id))
 
     @get("/logs", summary="Recent stderr lines of the provider")
     async def logs(
-        self, services: Services, provider_id: str,
+        self, providers: ProvidersProjection, connector: ConnectorPort, provider_id: str,
         lines: Annotated[int, Parameter(ge=1, le=1000)] = 100,
     ) -> LogsBody:
-        _view(services, provider_id)
-        entries = services.connector.logs(provider_id).tail(lines)
+        _view(providers, provider_id)
+        entries = connector.logs(provider_id).tail(lines)
         out = [LogEntryBody(e.timestamp, e.line, e.provider_id, e.stream) for e in entries]
         return LogsBody(out, provider_id, len(out))
 
     @post("/tools/{tool_name:str}/invoke", status_code=200, summary="Call a tool (starts the provider if cold)")
     async def invoke(
-        self, request: Request, services: Services, provider_id: str, tool_name: str, data: InvokeRequest
+        self, request: Request, bus: CommandBus, provider_id: str, tool_name: str, data: InvokeRequest
     ) -> InvokeResult:
-        result: InvokeResult = await services.bus.execute(
+        result: InvokeResult = await bus.execute(
             InvokeTool(provider_id=provider_id, tool=tool_name, arguments=data.arguments,
                        timeout_s=data.timeout_s),
             command_context(request),
@@ -122,15 +126,17 @@ LOG_BACKLOG = 100
 
 
 @websocket("/api/ws/providers/{provider_id:str}/logs")
-async def provider_logs_stream(socket: WebSocket, services: Services, provider_id: str) -> None:
+async def provider_logs_stream(
+    socket: WebSocket, providers: ProvidersProjection, connector: ConnectorPort, provider_id: str
+) -> None:
     """The last lines, then live lines; each frame has the keys of a REST log entry."""
     await socket.accept(subprotocols=accepted_subprotocol(socket.scope))
-    if services.providers.get(provider_id) is None:
+    if providers.get(provider_id) is None:
         await socket.send_json({"error": "ProviderNotFoundError",
                                 "message": f"Provider '{provider_id}' not found", "status_code": 404})
         await socket.close(code=1008, reason="provider not found")
         return
-    source = services.connector.logs(provider_id)
+    source = connector.logs(provider_id)
     sub = source.subscribe()
     encoder = msgspec.json.Encoder()
 

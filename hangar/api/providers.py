@@ -10,9 +10,12 @@ from litestar.params import Parameter
 
 from hangar.api import as_of as as_of_views
 from hangar.api import views
-from hangar.api.deps import Services, command_context, etag
-from hangar.api.paging import Cursor, InvalidCursorError, PageLimit, page_rows, paged, wants_page
+from hangar.api.deps import StorePort, command_context, etag
+from hangar.api.paging import Cursor, InvalidCursorError, PageLimit, Pager, page_rows, paged, wants_page
 from hangar.api.preconditions import refuse_existing
+from hangar.app.bus import CommandBus
+from hangar.app.log.wiring import LogFeatures
+from hangar.app.projections.providers import ProvidersProjection
 from hangar.app.providers import DeregisterProvider, RegisterProvider, UpdateProvider
 from hangar.domain import limits as lim
 from hangar.domain.errors import ProviderNotFoundError
@@ -112,32 +115,32 @@ class ProviderController(Controller):
     @get("/", media_type=MediaType.JSON, summary="List providers")
     async def list_providers(
         self,
-        services: Services,
+        providers: ProvidersProjection, log: LogFeatures, pager: Pager,
         state_filter: Annotated[StateFilter | None, Parameter(query="state")] = None,
         limit: PageLimit = None,
         cursor: Cursor = None,
         as_of: Annotated[str | None, Parameter(max_length=64, description="a position or RFC 3339 time")] = None,
     ) -> Response[views.ProviderListBody]:
         if as_of is not None:
-            return await as_of_views.providers(services, as_of, state_filter)  # type: ignore[return-value]
+            return await as_of_views.providers(log, as_of, state_filter)  # type: ignore[return-value]
         if wants_page(limit, cursor):
-            proj = services.providers
+            proj = providers
             rows = [v for v in sorted(proj.views.values(), key=lambda v: v.provider_id)
                     if state_filter is None or v.state == state_filter]
-            page = page_rows(services.pager, f"providers:{state_filter or ''}", rows, lambda v: v.provider_id,
+            page = page_rows(pager, f"providers:{state_filter or ''}", rows, lambda v: v.provider_id,
                              limit, cursor)
             body = paged({"providers": [proj.summary(v) for v in page.items]}, page)
             return Response(body, media_type=MediaType.JSON)  # type: ignore[arg-type]
-        return Response(services.providers.list_json(state_filter), media_type=MediaType.JSON)  # type: ignore[arg-type]
+        return Response(providers.list_json(state_filter), media_type=MediaType.JSON)  # type: ignore[arg-type]
 
     @post("/", status_code=201, summary="Create a provider")
     async def create_provider(
-        self, request: Request, services: Services, data: CreateProviderRequest
+        self, request: Request, bus: CommandBus, providers: ProvidersProjection, data: CreateProviderRequest
     ) -> Response[ProviderCreated]:
-        await services.bus.execute(
+        await bus.execute(
             RegisterProvider(provider_id=data.provider_id, spec=data.spec()), command_context(request)
         )
-        view = services.providers.get(data.provider_id)
+        view = providers.get(data.provider_id)
         headers = {"Location": f"/api/providers/{data.provider_id}"}
         if view is not None:
             headers["ETag"] = etag(view.version)
@@ -145,66 +148,67 @@ class ProviderController(Controller):
 
     @get("/{provider_id:str}", summary="Get one provider")
     async def get_provider(
-        self, services: Services, provider_id: str,
+        self, providers: ProvidersProjection, log: LogFeatures, provider_id: str,
         as_of: Annotated[str | None, Parameter(max_length=64, description="a position or RFC 3339 time")] = None,
     ) -> Response[views.ProviderDetail]:
         if as_of is not None:
-            return await as_of_views.provider(services, as_of, provider_id)
-        view = services.providers.get(provider_id)
+            return await as_of_views.provider(providers, log, as_of, provider_id)
+        view = providers.get(provider_id)
         if view is None:
             raise ProviderNotFoundError(provider_id)
-        return Response(views.provider_detail(services, view), headers={"ETag": etag(view.version)})
+        return Response(views.provider_detail(providers, view), headers={"ETag": etag(view.version)})
 
     @put("/{provider_id:str}", summary="Update a provider (honours If-Match)")
     async def update_provider(
-        self, request: Request, services: Services, provider_id: str, data: UpdateProviderRequest
+        self, request: Request, bus: CommandBus, providers: ProvidersProjection, provider_id: str,
+        data: UpdateProviderRequest,
     ) -> Response[ProviderUpdated]:
-        refuse_existing(request, services.providers.get(provider_id) is not None, f"Provider '{provider_id}'")
-        version = await services.bus.execute(
+        refuse_existing(request, providers.get(provider_id) is not None, f"Provider '{provider_id}'")
+        version = await bus.execute(
             UpdateProvider(provider_id=provider_id, changes=data.changes()), command_context(request)
         )
         return Response(ProviderUpdated(provider_id, True), headers={"ETag": etag(version)})
 
     @delete("/{provider_id:str}", status_code=200, summary="Stop and delete a provider (honours If-Match)")
-    async def delete_provider(self, request: Request, services: Services, provider_id: str) -> ProviderDeleted:
-        await services.bus.execute(DeregisterProvider(provider_id=provider_id), command_context(request))
+    async def delete_provider(self, request: Request, bus: CommandBus, provider_id: str) -> ProviderDeleted:
+        await bus.execute(DeregisterProvider(provider_id=provider_id), command_context(request))
         return ProviderDeleted(provider_id, True)
 
     @get("/{provider_id:str}/tools/history", summary="Tool invocation history from the event store")
     async def tool_history(
         self,
-        services: Services,
+        store: StorePort, providers: ProvidersProjection, pager: Pager,
         provider_id: str,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
         from_position: Annotated[int, Parameter(ge=0)] = 0,
         cursor: Cursor = None,
     ) -> ToolHistory | dict[str, Any]:
-        if services.providers.get(provider_id) is None:
+        if providers.get(provider_id) is None:
             raise ProviderNotFoundError(provider_id)
         sid = calls_stream_id(provider_id)
         if cursor is not None:
-            return await history_page(services, provider_id, sid, limit, from_position, cursor)
-        records = await services.store.read_stream(sid, from_version=from_position, limit=limit)
-        total = await services.store.count_stream(sid, from_version=from_position)
+            return await history_page(store, pager, provider_id, sid, limit, from_position, cursor)
+        records = await store.read_stream(sid, from_version=from_position, limit=limit)
+        total = await store.count_stream(sid, from_version=from_position)
         return ToolHistory(provider_id, [views.history_record(r) for r in records], total)
 
 
 async def history_page(
-    services: Services, provider_id: str, sid: str, limit: int, from_position: int, cursor: str
+    store: StorePort, pager: Pager, provider_id: str, sid: str, limit: int, from_position: int, cursor: str
 ) -> dict[str, Any]:
     """Cursor paging of the calls stream: the cursor names a stream version, so calls recorded
     while a client walks only ever appear after what it has already seen."""
     scope = f"history:{provider_id}"
     start = from_position
     if cursor:
-        direction, key = services.pager.decode(scope, cursor)
+        direction, key = pager.decode(scope, cursor)
         if direction != "after" or not isinstance(key, int):
             raise InvalidCursorError()
         start = key
-    records = await services.store.read_stream(sid, from_version=start, limit=limit + 1)
+    records = await store.read_stream(sid, from_version=start, limit=limit + 1)
     more = len(records) > limit
     records = records[:limit]
-    total = await services.store.count_stream(sid, from_version=from_position)
-    nxt = services.pager.encode(scope, "after", records[-1].stream_version) if more and records else None
+    total = await store.count_stream(sid, from_version=from_position)
+    nxt = pager.encode(scope, "after", records[-1].stream_version) if more and records else None
     return {"provider_id": provider_id, "history": [views.history_record(r) for r in records], "total": total,
             "next_cursor": nxt}

@@ -15,11 +15,12 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 
-from hangar.api.deps import Services, command_context
+from hangar.api.deps import command_context
 from hangar.api.paging import Pager
 from hangar.api.registry_servers import server_json
-from hangar.app.projections.catalog import EntryView
-from hangar.app.skills import DeleteSkillVersion, MirrorSkills, PublishSkill
+from hangar.app.bus import CommandBus
+from hangar.app.projections.catalog import CatalogProjection, EntryView
+from hangar.app.skills import DeleteSkillVersion, MirrorSkills, PublishSkill, SkillsProjection
 from hangar.domain.errors import NotFoundError, ValidationError
 from hangar.domain.skill_events import SkillData
 from hangar.domain.skills import (
@@ -50,8 +51,8 @@ def skill_body(s: SkillData) -> dict[str, Any]:
     return dict(msgspec.to_builtins(s))
 
 
-def _registry(services: Services, name: str) -> None:
-    if not services.skills_view.registry_exists(name):
+def _registry(skills_view: SkillsProjection, name: str) -> None:
+    if not skills_view.registry_exists(name):
         raise SkillRegistryNotFoundError(name)
 
 
@@ -60,54 +61,62 @@ class SkillsController(Controller):
     tags = ["registry"]
 
     @get("/", summary="List skills (latest version of each)")
-    async def list_skills(self, request: Request, services: Services, registry_name: str) -> dict[str, Any]:
-        _registry(services, registry_name)
+    async def list_skills(
+        self, request: Request, skills_view: SkillsProjection, pager: Pager, registry_name: str
+    ) -> dict[str, Any]:
+        _registry(skills_view, registry_name)
         limit = int_param(request, "limit", 50, 1, 100)
         status = request.query_params.get("status")
         if status is not None and status not in STATUSES:
             raise SkillValidationError(f"status must be one of {', '.join(STATUSES)}")
         search = request.query_params.get("search") or request.query_params.get("q")
-        rows = services.skills_view.listing(registry_name, search, status)
+        rows = skills_view.listing(registry_name, search, status)
         scope = f"skills:{registry_name}:{search or ''}:{status or ''}"
-        page = services.pager.page(scope, rows, lambda s: (s.namespace, s.name), limit,
+        page = pager.page(scope, rows, lambda s: (s.namespace, s.name), limit,
                                    request.query_params.get("cursor") or None)
         return {"skills": [skill_body(s) for s in page.items],
                 "metadata": {"count": len(page.items), "nextCursor": page.next_cursor or ""}}
 
     @post("/", status_code=201, summary="Publish a skill version to a managed registry")
-    async def publish(self, request: Request, services: Services, registry_name: str) -> Response[dict[str, Any]]:
-        _registry(services, registry_name)
+    async def publish(
+        self, request: Request, bus: CommandBus, skills_view: SkillsProjection, registry_name: str
+    ) -> Response[dict[str, Any]]:
+        _registry(skills_view, registry_name)
         try:
             doc = msgspec.json.decode(await request.body())
         except msgspec.DecodeError:
             raise SkillValidationError("the body must be a JSON object") from None
-        skill = await services.bus.execute(
+        skill = await bus.execute(
             PublishSkill(registry=registry_name, skill=parse_skill(doc)), command_context(request)
         )
         return Response(skill_body(skill), status_code=201)
 
     @get("/{namespace:str}/{name:str}", summary="The latest version of a skill (never an archived one)")
-    async def latest(self, services: Services, registry_name: str, namespace: str, name: str) -> dict[str, Any]:
-        _registry(services, registry_name)
-        found = services.skills_view.latest(registry_name, namespace, name)
+    async def latest(
+        self, skills_view: SkillsProjection, registry_name: str, namespace: str, name: str
+    ) -> dict[str, Any]:
+        _registry(skills_view, registry_name)
+        found = skills_view.latest(registry_name, namespace, name)
         if found is None:
             raise SkillNotFoundError(f"Skill '{namespace}/{name}' not found")
         return skill_body(found)
 
     @get("/{namespace:str}/{name:str}/versions", summary="Every version of a skill, newest first")
-    async def versions(self, services: Services, registry_name: str, namespace: str, name: str) -> dict[str, Any]:
-        _registry(services, registry_name)
-        found = services.skills_view.all_versions(registry_name, namespace, name)
+    async def versions(
+        self, skills_view: SkillsProjection, registry_name: str, namespace: str, name: str
+    ) -> dict[str, Any]:
+        _registry(skills_view, registry_name)
+        found = skills_view.all_versions(registry_name, namespace, name)
         if not found:
             raise SkillNotFoundError(f"Skill '{namespace}/{name}' not found")
         return {"skills": [skill_body(s) for s in found], "metadata": {"count": len(found), "nextCursor": ""}}
 
     @get("/{namespace:str}/{name:str}/versions/{version:str}", summary="One version of a skill")
     async def version(
-        self, services: Services, registry_name: str, namespace: str, name: str, version: str
+        self, skills_view: SkillsProjection, registry_name: str, namespace: str, name: str, version: str
     ) -> dict[str, Any]:
-        _registry(services, registry_name)
-        found = services.skills_view.versions_of(registry_name, namespace, name).get(version)
+        _registry(skills_view, registry_name)
+        found = skills_view.versions_of(registry_name, namespace, name).get(version)
         if found is None:
             raise SkillNotFoundError(f"Version {version} of skill '{namespace}/{name}' not found")
         return skill_body(found)
@@ -115,17 +124,18 @@ class SkillsController(Controller):
     @delete("/{namespace:str}/{name:str}/versions/{version:str}", status_code=204,
             summary="Delete a skill version from a managed registry")
     async def delete_version(
-        self, request: Request, services: Services, registry_name: str, namespace: str, name: str, version: str
+        self, request: Request, bus: CommandBus, skills_view: SkillsProjection, registry_name: str, namespace: str,
+        name: str, version: str,
     ) -> None:
-        _registry(services, registry_name)
-        await services.bus.execute(
+        _registry(skills_view, registry_name)
+        await bus.execute(
             DeleteSkillVersion(registry=registry_name, namespace=namespace, name=name, version=version),
             command_context(request),
         )
 
 
-def _catalog_rows(services: Services, q: str | None) -> list[EntryView]:
-    return services.catalog_view.search(q)
+def _catalog_rows(catalog_view: CatalogProjection, q: str | None) -> list[EntryView]:
+    return catalog_view.search(q)
 
 
 class ServersController(Controller):
@@ -133,14 +143,16 @@ class ServersController(Controller):
     tags = ["registry"]
 
     @get("/", summary="The catalog as MCP Registry server.json documents")
-    async def list_servers(self, request: Request, services: Services, registry_name: str) -> dict[str, Any]:
-        _registry(services, registry_name)
+    async def list_servers(
+        self, request: Request, catalog_view: CatalogProjection, skills_view: SkillsProjection, pager: Pager,
+        registry_name: str,
+    ) -> dict[str, Any]:
+        _registry(skills_view, registry_name)
         limit = int_param(request, "limit", 50, 1, 200)
         page_no = int_param(request, "page", 1, 1, 1_000_000)
         q = request.query_params.get("q") or None
-        rows = _catalog_rows(services, q) if registry_name == "default" else []
+        rows = _catalog_rows(catalog_view, q) if registry_name == "default" else []
         cursor = request.query_params.get("cursor") or None
-        pager: Pager = services.pager
         total = len(rows)
         if cursor is None:  # the reference's page numbers; the cursors it answers are key-based
             rows = rows[(page_no - 1) * limit:]
@@ -152,13 +164,15 @@ class ServersController(Controller):
         }
 
     @get("/{rest:path}", summary="One server: {serverName}/versions/latest (name URL-encoded)")
-    async def latest_server(self, services: Services, registry_name: str, rest: str) -> dict[str, Any]:
-        _registry(services, registry_name)
+    async def latest_server(
+        self, catalog_view: CatalogProjection, skills_view: SkillsProjection, registry_name: str, rest: str
+    ) -> dict[str, Any]:
+        _registry(skills_view, registry_name)
         name, sep, tail = rest.strip("/").rpartition("/versions/")
         if not sep or not name:
             raise NotFoundError(f"No route under servers: {rest}")
-        entry_id = services.catalog_view.by_name.get(name) if registry_name == "default" else None
-        view = services.catalog_view.get(entry_id) if entry_id else None
+        entry_id = catalog_view.by_name.get(name) if registry_name == "default" else None
+        view = catalog_view.get(entry_id) if entry_id else None
         if view is None or (tail != "latest" and tail != (view.entry.version or "0.0.0")):
             raise NotFoundError(f"Server '{name}' not found")
         return server_json(view.entry)
@@ -182,7 +196,7 @@ class RegistryAdminController(Controller):
     @post("/{registry_name:str}/skills/import", status_code=200,
           summary="Make a registry a read-only mirror of a skills document")
     async def mirror(
-        self, request: Request, services: Services, registry_name: str, data: MirrorRequest
+        self, request: Request, bus: CommandBus, registry_name: str, data: MirrorRequest
     ) -> dict[str, Any]:
         items = data.document.get("skills")
         if not isinstance(items, list):
@@ -196,7 +210,7 @@ class RegistryAdminController(Controller):
                 problems.append(f"skills[{i}]: {exc.message}")
         if problems:
             raise ValidationError("; ".join(problems))
-        res = await services.bus.execute(
+        res = await bus.execute(
             MirrorSkills(registry=registry_name, source=data.source, skills=skills), command_context(request)
         )
         return dict(msgspec.to_builtins(res))

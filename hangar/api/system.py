@@ -11,8 +11,9 @@ from litestar import Controller, Response, get
 from litestar.params import Parameter
 
 from hangar.api import as_of as as_of_views
-from hangar.api.deps import Services
+from hangar.app.log.wiring import LogFeatures
 from hangar.app.projections.providers import ProvidersProjection
+from hangar.app.uptime import Uptime
 
 
 @cache
@@ -44,15 +45,15 @@ class SystemController(Controller):
 
     @get("/", summary="System totals")
     async def system_info(
-        self, services: Services,
+        self, providers: ProvidersProjection, log: LogFeatures, uptime: Uptime,
         as_of: Annotated[str | None, Parameter(max_length=64, description="a position or RFC 3339 time")] = None,
     ) -> SystemBody | Response[Any]:
         if as_of is not None:
-            return await as_of_views.system(services, as_of, system_body)
-        return system_body(services, services.providers)
+            return await as_of_views.system(log, uptime, as_of, system_body)
+        return system_body(uptime, providers)
 
 
-def system_body(services: Services, p: ProvidersProjection) -> SystemBody:
+def system_body(uptime: Uptime, p: ProvidersProjection) -> SystemBody:
     """Totals from a providers read model (the live one, or one of the past)."""
     return SystemBody(
         SystemInfo(
@@ -60,7 +61,7 @@ def system_body(services: Services, p: ProvidersProjection) -> SystemBody:
             providers_by_state=p.by_state(),
             total_tools=p.total_tools,
             total_tool_calls=p.total_tool_calls,
-            uptime_seconds=round(services.uptime_seconds, 3),
+            uptime_seconds=round(uptime.seconds(), 3),
             version=package_version(),
         )
     )

@@ -14,9 +14,12 @@ import msgspec
 from litestar import Controller, get
 from litestar.params import Parameter
 
-from hangar.api.deps import Services
-from hangar.api.paging import Cursor, PageLimit, page_rows, paged, wants_page
+from hangar.api.paging import Cursor, PageLimit, Pager, page_rows, paged, wants_page
+from hangar.app.bus import CommandBus
 from hangar.app.mcp_catalog import McpCatalog, ToolEntry
+from hangar.app.projections.groups import GroupsProjection
+from hangar.app.projections.providers import ProvidersProjection
+from hangar.app.settings import LiveConfig
 
 Text = Annotated[str | None, Parameter(max_length=256)]
 
@@ -37,17 +40,17 @@ class ToolsController(Controller):
 
     @get("/", summary="Every tool across providers and groups, as named at /mcp")
     async def list_tools(
-        self, services: Services, q: Text = None, provider: Text = None,
-        limit: PageLimit = None, cursor: Cursor = None,
+        self, bus: CommandBus, providers: ProvidersProjection, groups: GroupsProjection, live: LiveConfig, pager: Pager,
+        q: Text = None, provider: Text = None, limit: PageLimit = None, cursor: Cursor = None,
     ) -> dict[str, Any]:
         # Built from the read models on each call: no cache to go stale, O(tools).
-        catalog = McpCatalog(services.bus, services.providers, services.groups,
-                             separator=services.config.mcp.name_separator)
+        catalog = McpCatalog(bus, providers, groups,
+                             separator=live.current.mcp.name_separator)
         rows = [t for t in catalog.entries()
                 if (not q or t.name.startswith(q)) and (provider is None or t.target == provider)]
         rows.sort(key=lambda t: t.name)
         if wants_page(limit, cursor):
-            page = page_rows(services.pager, f"tools:{q or ''}:{provider or ''}", rows, lambda t: t.name,
+            page = page_rows(pager, f"tools:{q or ''}:{provider or ''}", rows, lambda t: t.name,
                              limit, cursor)
             return paged({"tools": [tool_body(t) for t in page.items], "total": len(rows)}, page)
         return {"tools": [tool_body(t) for t in rows], "total": len(rows)}

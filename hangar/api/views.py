@@ -6,11 +6,10 @@ from typing import Any
 
 import msgspec
 
-from hangar.api.deps import Services
 from hangar.app import secrets
 from hangar.app.codec import iso
 from hangar.app.ports import RecordedEvent
-from hangar.app.projections.providers import HealthCheck, ProviderSummary, ProviderView
+from hangar.app.projections.providers import HealthCheck, ProvidersProjection, ProviderSummary, ProviderView
 from hangar.app.secrets import is_sealed
 from hangar.domain.secrets_policy import REDACTED, is_secret_value
 
@@ -106,9 +105,9 @@ def health_body(view: ProviderView) -> HealthBody:
     )
 
 
-def provider_detail(services: Services, view: ProviderView) -> ProviderDetail:
+def provider_detail(providers: ProvidersProjection, view: ProviderView) -> ProviderDetail:
     s = view.spec
-    summary = services.providers.summary(view)
+    summary = providers.summary(view)
     return ProviderDetail(
         provider=view.provider_id,
         provider_id=view.provider_id,

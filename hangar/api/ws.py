@@ -11,10 +11,10 @@ from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import Parameter
 
-from hangar.api.deps import Services
 from hangar.api.guard import accepted_subprotocol
 from hangar.api.ws_resume import parse_message, serve_resumable
-from hangar.app.hub import Subscriber
+from hangar.app.hub import EventHub, Subscriber
+from hangar.app.log.wiring import LogFeatures
 
 # 1013 "try again later": the client fell behind and was dropped.
 CLOSE_TOO_SLOW = 1013
@@ -75,36 +75,36 @@ async def stream(socket: WebSocket, sub: Subscriber) -> int | None:
     return None
 
 
-async def _serve(socket: WebSocket, services: Services, event_types: list[str] | None) -> int | None:
+async def _serve(socket: WebSocket, hub: EventHub, event_types: list[str] | None) -> int | None:
     await socket.accept(subprotocols=accepted_subprotocol(socket.scope))
-    sub = services.hub.subscribe(event_types=event_types)
+    sub = hub.subscribe(event_types=event_types)
     try:
         return await stream(socket, sub)
     except WebSocketDisconnect:
         return None
     finally:
-        services.hub.unsubscribe(sub)
+        hub.unsubscribe(sub)
 
 
 
 
 @websocket("/api/ws/events")
 async def events_stream(
-    socket: WebSocket, services: Services, from_position: Annotated[int | None, Parameter(ge=0)] = None
+    socket: WebSocket, hub: EventHub, log: LogFeatures, from_position: Annotated[int | None, Parameter(ge=0)] = None
 ) -> None:
     """Every domain event as one flat JSON frame; send a filter object to narrow it.
     ``?from_position=N`` or a ``{"resume": N}`` message: stored events after N first, then live."""
     if from_position is not None:
         await socket.accept(subprotocols=accepted_subprotocol(socket.scope))
-        await serve_resumable(socket, services, from_position)
+        await serve_resumable(socket, log, from_position)
         return
-    resume = await _serve(socket, services, None)
+    resume = await _serve(socket, hub, None)
     if resume is not None:
         await socket.send_json({"resumed": resume})
-        await serve_resumable(socket, services, resume)
+        await serve_resumable(socket, log, resume)
 
 
 @websocket("/api/ws/state")
-async def state_stream(socket: WebSocket, services: Services) -> None:
+async def state_stream(socket: WebSocket, hub: EventHub) -> None:
     """``ProviderStateChanged`` frames only."""
-    await _serve(socket, services, ["ProviderStateChanged"])
+    await _serve(socket, hub, ["ProviderStateChanged"])

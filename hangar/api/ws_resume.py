@@ -14,9 +14,9 @@ import msgspec
 from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 
-from hangar.api.deps import Services
 from hangar.app.log.ports import EventQuery
 from hangar.app.log.query import public_frame
+from hangar.app.log.wiring import LogFeatures
 from hangar.app.ports import RecordedEvent
 
 
@@ -60,8 +60,8 @@ class Filter:
         return _provider.decode(rec.data).provider_id in self.provider_ids
 
 
-async def _send(socket: WebSocket, services: Services, after: int, filt: Filter) -> None:
-    follow = services.log.events.follow(EventQuery(after=after))
+async def _send(socket: WebSocket, log: LogFeatures, after: int, filt: Filter) -> None:
+    follow = log.events.follow(EventQuery(after=after))
     try:
         async for rec in follow:
             if filt.wants(rec):
@@ -70,10 +70,10 @@ async def _send(socket: WebSocket, services: Services, after: int, filt: Filter)
         await follow.aclose()  # type: ignore[attr-defined]
 
 
-async def serve_resumable(socket: WebSocket, services: Services, after: int, filt: Filter | None = None) -> None:
+async def serve_resumable(socket: WebSocket, log: LogFeatures, after: int, filt: Filter | None = None) -> None:
     """Runs until the client leaves; a ``resume`` message restarts delivery from its position."""
     filt = filt or Filter()
-    sender = asyncio.create_task(_send(socket, services, after, filt))
+    sender = asyncio.create_task(_send(socket, log, after, filt))
     try:
         while True:
             receiver = asyncio.create_task(socket.receive_data(mode="text"))
@@ -99,7 +99,7 @@ async def serve_resumable(socket: WebSocket, services: Services, after: int, fil
                 with contextlib.suppress(BaseException):
                     await sender
                 await socket.send_json({"resumed": msg.resume})
-                sender = asyncio.create_task(_send(socket, services, msg.resume, filt))
+                sender = asyncio.create_task(_send(socket, log, msg.resume, filt))
     except WebSocketDisconnect:
         pass
     finally:

@@ -8,10 +8,15 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 
-from hangar.api.deps import Services, command_context
+from hangar.api.deps import command_context
 from hangar.api.v1beta.groups import names as group_names
 from hangar.api.v1beta.workloads import base_url
+from hangar.app.auth.service import AuthService
+from hangar.app.bus import CommandBus
+from hangar.app.projections.groups import GroupsProjection
+from hangar.app.settings import LiveConfig
 from hangar.app.toolhive.clients import CLIENTS, TOOLHIVE_CLIENTS, RegisterClient, UnregisterClient, client_format
+from hangar.app.toolhive.module import ToolhiveModule
 from hangar.app.toolhive.workloads import DEFAULT_GROUP
 from hangar.domain.errors import GroupNotFoundError, ValidationError
 
@@ -26,9 +31,9 @@ class BulkClientRequest(msgspec.Struct, kw_only=True):
     groups: list[str] = []
 
 
-def auth_headers(request: Request, services: Services) -> dict[str, str]:
+def auth_headers(request: Request, auth: AuthService) -> dict[str, str]:
     """With auth on, the entry carries the key the registering caller used."""
-    if not services.auth.enabled:
+    if not auth.enabled:
         return {}
     key = request.headers.get("x-api-key")
     if key:
@@ -37,12 +42,12 @@ def auth_headers(request: Request, services: Services) -> dict[str, str]:
     return {"Authorization": bearer} if bearer else {}
 
 
-def checked(services: Services, clients: list[str], groups: list[str]) -> list[str]:
+def checked(known_groups: GroupsProjection, clients: list[str], groups: list[str]) -> list[str]:
     if not clients:
         raise ValidationError("name the clients to operate on")
     for c in clients:
         client_format(c)
-    known = set(group_names(services))
+    known = set(group_names(known_groups))
     for g in groups:
         if g not in known:
             raise GroupNotFoundError(g)
@@ -50,14 +55,15 @@ def checked(services: Services, clients: list[str], groups: list[str]) -> list[s
 
 
 async def register(
-    request: Request, services: Services, clients: list[str], groups: list[str]
+    request: Request, bus: CommandBus, known_groups: GroupsProjection, auth: AuthService, live: LiveConfig,
+    toolhive: ToolhiveModule, clients: list[str], groups: list[str],
 ) -> list[dict[str, Any]]:
     groups = groups or [DEFAULT_GROUP]
-    checked(services, clients, groups)
-    url, headers, ctx = base_url(request, services) + "/mcp", auth_headers(request, services), command_context(request)
+    checked(known_groups, clients, groups)
+    url, headers, ctx = base_url(request, live) + "/mcp", auth_headers(request, auth), command_context(request)
     for c in clients:
-        await services.bus.execute(RegisterClient(client=c, groups=groups, url=url, headers=headers), ctx)
-    return [{"name": c, "groups": services.toolhive.view.clients.get(c, groups)} for c in clients]
+        await bus.execute(RegisterClient(client=c, groups=groups, url=url, headers=headers), ctx)
+    return [{"name": c, "groups": toolhive.view.clients.get(c, groups)} for c in clients]
 
 
 class ClientsController(Controller):
@@ -65,48 +71,58 @@ class ClientsController(Controller):
     tags = ["toolhive"]
 
     @get("/", summary="Registered clients")
-    async def list_clients(self, services: Services) -> list[dict[str, Any]]:
-        return [{"name": c, "groups": g} for c, g in sorted(services.toolhive.view.clients.items())]
+    async def list_clients(self, toolhive: ToolhiveModule) -> list[dict[str, Any]]:
+        return [{"name": c, "groups": g} for c, g in sorted(toolhive.view.clients.items())]
 
     @post("/", status_code=200, summary="Register a client (writes its MCP configuration file)")
-    async def register_client(self, request: Request, services: Services, data: ClientRequest) -> dict[str, Any]:
-        return (await register(request, services, [data.name] if data.name else [], data.groups))[0]
+    async def register_client(
+        self, request: Request, bus: CommandBus, groups: GroupsProjection, auth: AuthService, live: LiveConfig,
+        toolhive: ToolhiveModule, data: ClientRequest,
+    ) -> dict[str, Any]:
+        names = [data.name] if data.name else []
+        return (await register(request, bus, groups, auth, live, toolhive, names, data.groups))[0]
 
     @post("/register", status_code=200, summary="Register several clients")
     async def register_many(
-        self, request: Request, services: Services, data: BulkClientRequest
+        self, request: Request, bus: CommandBus, groups: GroupsProjection, auth: AuthService, live: LiveConfig,
+        toolhive: ToolhiveModule, data: BulkClientRequest,
     ) -> list[dict[str, Any]]:
-        return await register(request, services, data.names, data.groups)
+        return await register(request, bus, groups, auth, live, toolhive, data.names, data.groups)
 
     @post("/unregister", status_code=204, summary="Unregister several clients (removes only Hangar's entry)")
-    async def unregister_many(self, request: Request, services: Services, data: BulkClientRequest) -> Response[None]:
-        clients = checked(services, data.names, data.groups)
-        missing = [c for c in clients if c not in services.toolhive.view.clients]
+    async def unregister_many(
+        self, request: Request, bus: CommandBus, groups: GroupsProjection, toolhive: ToolhiveModule,
+        data: BulkClientRequest,
+    ) -> Response[None]:
+        clients = checked(groups, data.names, data.groups)
+        missing = [c for c in clients if c not in toolhive.view.clients]
         if missing:
             raise ValidationError(f"not registered: {', '.join(missing)}")
         for c in clients:
             cmd = UnregisterClient(client=c, groups=data.groups or None)
-            await services.bus.execute(cmd, command_context(request))
+            await bus.execute(cmd, command_context(request))
         return Response(None, status_code=204)
 
     @delete("/{name:str}", status_code=204, summary="Unregister a client")
-    async def unregister_client(self, request: Request, services: Services, name: str) -> Response[None]:
+    async def unregister_client(self, request: Request, bus: CommandBus, name: str) -> Response[None]:
         client_format(name)
-        await services.bus.execute(UnregisterClient(client=name), command_context(request))
+        await bus.execute(UnregisterClient(client=name), command_context(request))
         return Response(None, status_code=204)
 
     @delete("/{name:str}/groups/{group:str}", status_code=204, summary="Unregister a client from one group")
-    async def unregister_group(self, request: Request, services: Services, name: str, group: str) -> Response[None]:
-        checked(services, [name], [group])
-        await services.bus.execute(UnregisterClient(client=name, groups=[group]), command_context(request))
+    async def unregister_group(
+        self, request: Request, bus: CommandBus, groups: GroupsProjection, name: str, group: str
+    ) -> Response[None]:
+        checked(groups, [name], [group])
+        await bus.execute(UnregisterClient(client=name, groups=[group]), command_context(request))
         return Response(None, status_code=204)
 
 
 @get("/api/v1beta/discovery/clients", tags=["toolhive"], summary="Known clients: installed, registered, skills")
-async def discover_clients(services: Services) -> dict[str, Any]:
-    files = services.toolhive.clients
+async def discover_clients(toolhive: ToolhiveModule) -> dict[str, Any]:
+    files = toolhive.clients
     return {"clients": [
-        {"client_type": c, "installed": files.installed(c), "registered": c in services.toolhive.view.clients,
+        {"client_type": c, "installed": files.installed(c), "registered": c in toolhive.view.clients,
          "supports_skills": CLIENTS[c].skills_dir is not None, "supports_plugins": False}
         for c in TOOLHIVE_CLIENTS
     ]}

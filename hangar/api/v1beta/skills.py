@@ -9,7 +9,9 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import Parameter
 
-from hangar.api.deps import Services, command_context
+from hangar.api.deps import command_context
+from hangar.app.bus import CommandBus
+from hangar.app.toolhive.module import ToolhiveModule
 from hangar.app.toolhive.projection import SkillView
 from hangar.app.toolhive.skills import InstallSkill, RemoveSkill, validate_dir
 from hangar.domain.errors import NotFoundError, ValidationError
@@ -35,9 +37,9 @@ def installed(v: SkillView) -> dict[str, Any]:
             "digest": v.digest, "managed": False}
 
 
-def view(services: Services, name: str) -> SkillView:
+def view(toolhive: ToolhiveModule, name: str) -> SkillView:
     check_name("skill", name)
-    v = services.toolhive.view.skills.get(name)
+    v = toolhive.view.skills.get(name)
     if v is None:
         raise NotFoundError(f"skill '{name}' is not installed")
     return v
@@ -49,20 +51,22 @@ class SkillsController(Controller):
 
     @get("/", summary="Installed skills")
     async def list_skills(
-        self, services: Services, client: Annotated[str | None, Parameter(query="client")] = None,
+        self, toolhive: ToolhiveModule, client: Annotated[str | None, Parameter(query="client")] = None,
     ) -> dict[str, Any]:
-        skills = sorted(services.toolhive.view.skills.values(), key=lambda v: v.name)
+        skills = sorted(toolhive.view.skills.values(), key=lambda v: v.name)
         return {"skills": [installed(v) for v in skills if client is None or client in v.clients]}
 
     @post("/", status_code=201, summary="Install a skill from a local path or a git URL")
-    async def install(self, request: Request, services: Services, data: InstallRequest) -> dict[str, Any]:
+    async def install(
+        self, request: Request, bus: CommandBus, toolhive: ToolhiveModule, data: InstallRequest
+    ) -> dict[str, Any]:
         if not data.name:
             raise ValidationError("'name' is required")
         if data.scope != "user":
             raise ValidationError("only user-scoped installs are served")
         cmd = InstallSkill(source=data.name, clients=data.clients, force=data.force, version=data.version)
-        name = await services.bus.execute(cmd, command_context(request))
-        return {"skill": installed(view(services, name))}
+        name = await bus.execute(cmd, command_context(request))
+        return {"skill": installed(view(toolhive, name))}
 
     @post("/validate", status_code=200, summary="Report every problem of a skill's SKILL.md at once")
     async def validate(self, data: ValidateRequest) -> dict[str, Any]:
@@ -72,12 +76,12 @@ class SkillsController(Controller):
         return msgspec.to_builtins(report)
 
     @get("/{name:str}", summary="One installed skill")
-    async def get_skill(self, services: Services, name: str) -> dict[str, Any]:
-        v = view(services, name)
+    async def get_skill(self, toolhive: ToolhiveModule, name: str) -> dict[str, Any]:
+        v = view(toolhive, name)
         return {"metadata": msgspec.to_builtins(v.metadata), "installed_skill": installed(v)}
 
     @delete("/{name:str}", status_code=204, summary="Uninstall a skill from every client")
-    async def remove(self, request: Request, services: Services, name: str) -> Response[None]:
-        view(services, name)
-        await services.bus.execute(RemoveSkill(name=name), command_context(request))
+    async def remove(self, request: Request, bus: CommandBus, toolhive: ToolhiveModule, name: str) -> Response[None]:
+        view(toolhive, name)
+        await bus.execute(RemoveSkill(name=name), command_context(request))
         return Response(None, status_code=204)

@@ -7,8 +7,13 @@ from typing import Annotated, Any
 from litestar import Controller, MediaType, Request, Response, delete, get, post
 from litestar.params import Parameter
 
-from hangar.api.deps import Services, command_context
-from hangar.app.projections.providers import ProviderView
+from hangar.api.deps import ConnectorPort, command_context
+from hangar.app.bus import CommandBus
+from hangar.app.projections.catalog import CatalogProjection
+from hangar.app.projections.groups import GroupsProjection
+from hangar.app.projections.providers import ProvidersProjection, ProviderView
+from hangar.app.settings import LiveConfig
+from hangar.app.toolhive.module import ToolhiveModule
 from hangar.app.toolhive.upgrade import check_upgrade, upgrade_image
 from hangar.app.toolhive.workloads import (
     RUNNING,
@@ -30,8 +35,8 @@ def accepted() -> Response[bytes]:
     return Response(b'"accepted"', status_code=202, media_type=MediaType.JSON)
 
 
-def base_url(request: Request, services: Services) -> str:
-    return (services.config.clients.public_url or str(request.base_url)).rstrip("/")
+def base_url(request: Request, live: LiveConfig) -> str:
+    return (live.current.clients.public_url or str(request.base_url)).rstrip("/")
 
 
 def workload_url(base: str, name: str) -> str:
@@ -42,13 +47,13 @@ def port_of(request: Request) -> int:
     return int(request.url.port or (443 if request.url.scheme == "https" else 80))
 
 
-def workload(services: Services, v: ProviderView, base: str, port: int) -> dict[str, Any]:
+def workload(groups: GroupsProjection, v: ProviderView, base: str, port: int) -> dict[str, Any]:
     remote = v.spec.mode == "remote"
     out: dict[str, Any] = {
         "name": v.provider_id, "package": image_of(v.spec), "url": workload_url(base, v.provider_id),
         "port": port, "status": status_of(v), "status_context": v.last_error or "",
         "transport_type": "streamable-http" if remote else "stdio", "proxy_mode": "streamable-http",
-        "remote": remote, "group": group_of(v.provider_id, services.groups),
+        "remote": remote, "group": group_of(v.provider_id, groups),
         "tools": [t.name for t in v.visible_tools], "created_at": v.created_at, "labels": {},
     }
     if v.last_started_at:
@@ -56,13 +61,13 @@ def workload(services: Services, v: ProviderView, base: str, port: int) -> dict[
     return out
 
 
-def run_config(services: Services, v: ProviderView) -> dict[str, Any]:
+def run_config(groups: GroupsProjection, v: ProviderView) -> dict[str, Any]:
     env, refs = plain_env(v.spec)
     out: dict[str, Any] = {
         "schema_version": "v0.1.0", "name": v.provider_id, "base_name": v.provider_id,
         "transport": "streamable-http" if v.spec.mode == "remote" else "stdio",
         "cmd_args": args_of(v.spec), "env_vars": env, "secrets": refs,
-        "group": group_of(v.provider_id, services.groups), "volumes": list(v.spec.volumes),
+        "group": group_of(v.provider_id, groups), "volumes": list(v.spec.volumes),
     }
     if v.spec.mode == "remote":
         out["remote_url"] = v.spec.endpoint or ""
@@ -77,51 +82,55 @@ class WorkloadsController(Controller):
 
     @get("/", summary="List workloads (running only unless ?all=true)")
     async def list_workloads(
-        self, request: Request, services: Services, all_: ALL = False, group: GROUP = None
+        self, request: Request, providers: ProvidersProjection, groups: GroupsProjection, live: LiveConfig,
+        toolhive: ToolhiveModule, all_: ALL = False, group: GROUP = None,
     ) -> dict[str, Any]:
         if group:
-            services.toolhive.workloads.require_group(group)
-        base, port = base_url(request, services), port_of(request)
-        rows = [workload(services, v, base, port) for _, v in sorted(services.providers.views.items())]
+            toolhive.workloads.require_group(group)
+        base, port = base_url(request, live), port_of(request)
+        rows = [workload(groups, v, base, port) for _, v in sorted(providers.views.items())]
         rows = [w for w in rows if (all_ or w["status"] in RUNNING) and (not group or w["group"] == group)]
         return {"workloads": rows}
 
     @post("/", status_code=201, summary="Create a workload (a provider)")
     async def create_workload(
-        self, request: Request, services: Services, data: WorkloadRequest
+        self, request: Request, toolhive: ToolhiveModule, data: WorkloadRequest
     ) -> dict[str, Any]:
-        name = await services.toolhive.workloads.create(data, command_context(request))
+        name = await toolhive.workloads.create(data, command_context(request))
         return {"name": name, "port": port_of(request)}
 
     @get("/upgrade-check", summary="Compare every workload with its catalog entry (offline)")
-    async def upgrade_check_all(self, services: Services, all_: ALL = False, group: GROUP = None) -> dict[str, Any]:
-        names = services.toolhive.workloads.members(group) if group else sorted(services.providers.views)
-        views = [services.toolhive.workloads.view(n) for n in names]
+    async def upgrade_check_all(
+        self, providers: ProvidersProjection, catalog_view: CatalogProjection, toolhive: ToolhiveModule,
+        all_: ALL = False, group: GROUP = None,
+    ) -> dict[str, Any]:
+        names = toolhive.workloads.members(group) if group else sorted(providers.views)
+        views = [toolhive.workloads.view(n) for n in names]
         views = [v for v in views if all_ or status_of(v) in RUNNING]
-        return {"results": [check_upgrade(v, services.catalog_view) for v in views]}
+        return {"results": [check_upgrade(v, catalog_view) for v in views]}
 
     @post("/stop", status_code=202, summary="Stop workloads by names or group (background)")
-    async def bulk_stop(self, request: Request, services: Services, data: BulkRequest) -> Response[bytes]:
-        return self._bulk(request, services, "stop", data)
+    async def bulk_stop(self, request: Request, toolhive: ToolhiveModule, data: BulkRequest) -> Response[bytes]:
+        return self._bulk(request, toolhive, "stop", data)
 
     @post("/restart", status_code=202, summary="Restart workloads by names or group (background)")
-    async def bulk_restart(self, request: Request, services: Services, data: BulkRequest) -> Response[bytes]:
-        return self._bulk(request, services, "restart", data)
+    async def bulk_restart(self, request: Request, toolhive: ToolhiveModule, data: BulkRequest) -> Response[bytes]:
+        return self._bulk(request, toolhive, "restart", data)
 
     @post("/delete", status_code=202, summary="Delete workloads by names or group (background)")
-    async def bulk_delete(self, request: Request, services: Services, data: BulkRequest) -> Response[bytes]:
-        return self._bulk(request, services, "delete", data)
+    async def bulk_delete(self, request: Request, toolhive: ToolhiveModule, data: BulkRequest) -> Response[bytes]:
+        return self._bulk(request, toolhive, "delete", data)
 
     @staticmethod
-    def _bulk(request: Request, services: Services, operation: str, data: BulkRequest) -> Response[bytes]:
-        w = services.toolhive.workloads
+    def _bulk(request: Request, toolhive: ToolhiveModule, operation: str, data: BulkRequest) -> Response[bytes]:
+        w = toolhive.workloads
         w.start_bulk(operation, w.targets(data), command_context(request))
         return accepted()
 
     @get("/{name:str}", summary="A workload's configuration (createRequest)")
-    async def get_workload(self, services: Services, name: str) -> dict[str, Any]:
-        v = services.toolhive.workloads.view(name)
-        cfg = run_config(services, v)
+    async def get_workload(self, groups: GroupsProjection, toolhive: ToolhiveModule, name: str) -> dict[str, Any]:
+        v = toolhive.workloads.view(name)
+        cfg = run_config(groups, v)
         out: dict[str, Any] = {
             "name": name, "cmd_arguments": cfg["cmd_args"], "env_vars": cfg["env_vars"],
             "secrets": [{"name": s.split(",")[0], "target": s.split("target=")[1]} for s in cfg["secrets"]],
@@ -134,47 +143,51 @@ class WorkloadsController(Controller):
         return out
 
     @delete("/{name:str}", status_code=202, summary="Delete a workload")
-    async def delete_workload(self, request: Request, services: Services, name: str) -> Response[bytes]:
-        services.toolhive.workloads.view(name)
-        await services.toolhive.workloads.run("delete", name, command_context(request))
+    async def delete_workload(self, request: Request, toolhive: ToolhiveModule, name: str) -> Response[bytes]:
+        toolhive.workloads.view(name)
+        await toolhive.workloads.run("delete", name, command_context(request))
         return accepted()
 
     @post("/{name:str}/edit", status_code=200, summary="Update a workload's configuration")
     async def edit_workload(
-        self, request: Request, services: Services, name: str, data: WorkloadRequest
+        self, request: Request, toolhive: ToolhiveModule, name: str, data: WorkloadRequest
     ) -> dict[str, Any]:
-        await services.toolhive.workloads.edit(name, data, command_context(request))
+        await toolhive.workloads.edit(name, data, command_context(request))
         return {"name": name, "port": port_of(request)}
 
     @post("/{name:str}/stop", status_code=202, summary="Stop a workload")
-    async def stop_workload(self, request: Request, services: Services, name: str) -> Response[bytes]:
-        await services.toolhive.workloads.run("stop", name, command_context(request))
+    async def stop_workload(self, request: Request, toolhive: ToolhiveModule, name: str) -> Response[bytes]:
+        await toolhive.workloads.run("stop", name, command_context(request))
         return accepted()
 
     @post("/{name:str}/restart", status_code=202, summary="Restart a workload")
-    async def restart_workload(self, request: Request, services: Services, name: str) -> Response[bytes]:
-        await services.toolhive.workloads.run("restart", name, command_context(request))
+    async def restart_workload(self, request: Request, toolhive: ToolhiveModule, name: str) -> Response[bytes]:
+        await toolhive.workloads.run("restart", name, command_context(request))
         return accepted()
 
     @get("/{name:str}/status", summary="A workload's status, derived from the provider state")
-    async def workload_status(self, services: Services, name: str) -> dict[str, str]:
-        return {"status": status_of(services.toolhive.workloads.view(name))}
+    async def workload_status(self, toolhive: ToolhiveModule, name: str) -> dict[str, str]:
+        return {"status": status_of(toolhive.workloads.view(name))}
 
     @get("/{name:str}/logs", media_type=MediaType.TEXT, summary="The last 1000 lines of the workload's stderr")
-    async def workload_logs(self, services: Services, name: str) -> str:
-        services.toolhive.workloads.view(name)
-        return "".join(e.line.rstrip("\n") + "\n" for e in services.connector.logs(name).tail(1000))
+    async def workload_logs(self, connector: ConnectorPort, toolhive: ToolhiveModule, name: str) -> str:
+        toolhive.workloads.view(name)
+        return "".join(e.line.rstrip("\n") + "\n" for e in connector.logs(name).tail(1000))
 
     @get("/{name:str}/export", summary="The workload's run configuration (accepted back by POST)")
-    async def export_workload(self, services: Services, name: str) -> dict[str, Any]:
-        return run_config(services, services.toolhive.workloads.view(name))
+    async def export_workload(self, groups: GroupsProjection, toolhive: ToolhiveModule, name: str) -> dict[str, Any]:
+        return run_config(groups, toolhive.workloads.view(name))
 
     @get("/{name:str}/upgrade-check", summary="Compare the workload with its catalog entry (offline)")
-    async def upgrade_check(self, services: Services, name: str) -> dict[str, Any]:
-        return {"result": check_upgrade(services.toolhive.workloads.view(name), services.catalog_view)}
+    async def upgrade_check(
+        self, catalog_view: CatalogProjection, toolhive: ToolhiveModule, name: str
+    ) -> dict[str, Any]:
+        return {"result": check_upgrade(toolhive.workloads.view(name), catalog_view)}
 
     @post("/{name:str}/upgrade", status_code=200, summary="Move the workload to its catalog entry's image")
-    async def upgrade(self, request: Request, services: Services, name: str) -> dict[str, Any]:
-        result = await upgrade_image(services.bus, services.toolhive.workloads.view(name), services.catalog_view,
+    async def upgrade(
+        self, request: Request, bus: CommandBus, catalog_view: CatalogProjection, toolhive: ToolhiveModule, name: str
+    ) -> dict[str, Any]:
+        result = await upgrade_image(bus, toolhive.workloads.view(name), catalog_view,
                                      command_context(request))
         return {"result": result}
