@@ -156,8 +156,7 @@ def create_app(
         debug=False,
     )
     install_openapi(app)
-    if not os.environ.get("NOFLAT"):
-        resolve_in_sequence(app)
+    resolve_in_sequence(app)
     app.state.data_dir = data_directory(url)
     # Wrapping the app's whole handler (not route middleware) sees unrouted requests and errors
     # too: every request is counted and carries a correlation id in its logs.
