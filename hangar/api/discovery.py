@@ -24,7 +24,8 @@ from hangar.app.discovery import (
     UpdateSource,
 )
 from hangar.app.projections.discovery import CandidateView, DiscoveryProjection, SourceView
-from hangar.domain.discovery import parse_source_config, redact_config, requires_approval
+from hangar.config.discovery_sources import redact_config
+from hangar.domain.discovery import requires_approval
 from hangar.domain.errors import DiscoverySourceNotFoundError, ValidationError
 from hangar.domain.provider_spec import PROVIDER_ID_PATTERN
 
@@ -61,7 +62,7 @@ class RejectRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 def _approval(v: SourceView) -> bool:
     try:
-        return requires_approval(v.source_type, parse_source_config(v.source_type, v.config))
+        return requires_approval(v.source_type, v.config)
     except ValidationError:
         return False
 

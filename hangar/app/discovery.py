@@ -24,6 +24,7 @@ from hangar.app.projections.discovery import DiscoveryProjection
 from hangar.app.projections.providers import ProvidersProjection
 from hangar.app.providers import DeregisterProvider, RegisterProvider
 from hangar.app.repository import Repository, RepositoryFactory
+from hangar.config.discovery_sources import parse_source_config
 from hangar.config.schema import HangarConfig
 from hangar.domain.discovery import (
     DiscoverySource,
@@ -31,7 +32,6 @@ from hangar.domain.discovery import (
     Vetted,
     candidate_spec,
     fingerprint,
-    parse_source_config,
 )
 from hangar.domain.discovery_events import Candidate
 from hangar.domain.errors import CandidateNotFoundError, HangarError, ValidationError
@@ -146,8 +146,8 @@ class DiscoveryService:
     async def register_source(self, cmd: RegisterSource, ctx: CommandContext, meta: EventMetadata) -> bool:
         def decide(s: DiscoverySource) -> list[Any]:
             if cmd.upsert and s.exists:
-                return s.update(cmd.mode, cmd.enabled, cmd.config)
-            return s.register(cmd.source_type, cmd.mode, cmd.enabled, cmd.config)
+                return s.update(cmd.mode, cmd.enabled, cmd.config, check=parse_source_config)
+            return s.register(cmd.source_type, cmd.mode, cmd.enabled, cmd.config, check=parse_source_config)
 
         res = await self.repo.execute(cmd.source_id, decide, meta, if_match=ctx.if_match)
         if res.events:
@@ -155,9 +155,10 @@ class DiscoveryService:
         return bool(res.events)
 
     async def update_source(self, cmd: UpdateSource, ctx: CommandContext, meta: EventMetadata) -> int:
-        res = await self.repo.execute(
-            cmd.source_id, lambda s: s.update(cmd.mode, cmd.enabled, cmd.config), meta, if_match=ctx.if_match
-        )
+        def decide(s: DiscoverySource) -> list[Any]:
+            return s.update(cmd.mode, cmd.enabled, cmd.config, check=parse_source_config)
+
+        res = await self.repo.execute(cmd.source_id, decide, meta, if_match=ctx.if_match)
         if res.events:
             self._reschedule(cmd.source_id)
         return res.aggregate.version
@@ -201,7 +202,7 @@ class DiscoveryService:
         sid = cmd.source_id
         async with self._lock(sid):
             src = await self.repo.check(sid, None)
-            cfg = src.parsed_config()
+            cfg = parse_source_config(src.s.source_type, src.s.config)
             started = time.monotonic()
             try:
                 found = await self.scanners[src.s.source_type].scan(cfg)

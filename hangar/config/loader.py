@@ -11,9 +11,9 @@ import msgspec
 import yaml
 
 from hangar.config import peer
+from hangar.config.discovery_sources import parse_source_config
 from hangar.config.legacy import normalise_peer_discovery
 from hangar.config.schema import GroupConfig, HangarConfig, ProviderConfig
-from hangar.domain.discovery import parse_source_config
 from hangar.domain.errors import ValidationError
 from hangar.domain.group import check_group_id
 from hangar.domain.provider_spec import ProviderSpec, check_provider_id, check_spec, definition_of

@@ -174,7 +174,7 @@ class DiscoverySourceConfig(Strict):
     mode: Literal["additive", "authoritative"] = "additive"
     enabled: bool = True
     config: dict[str, Any] = {}
-    """Per type: see ``hangar.domain.discovery`` (filesystem ``path``, ``pattern``, ...)."""
+    """Per type: see ``hangar.config.discovery_sources`` (filesystem ``path``, ``pattern``, ...)."""
 
     def __post_init__(self) -> None:
         if self.source_type and self.type and self.source_type != self.type:

@@ -21,8 +21,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from hangar.config.discovery_sources import DockerConfig
 from hangar.discovery.definition import SourceUnavailableError, parse_definition
-from hangar.domain.discovery import DockerConfig
 from hangar.domain.discovery_events import Candidate
 
 PREFIX = "mcp.hangar."

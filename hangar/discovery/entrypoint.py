@@ -13,8 +13,8 @@ import importlib
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
+from hangar.config.discovery_sources import EntrypointConfig
 from hangar.discovery.definition import parse_definition
-from hangar.domain.discovery import EntrypointConfig
 from hangar.domain.discovery_events import Candidate
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from hangar.config.discovery_sources import FilesystemConfig
 from hangar.discovery.definition import SourceUnavailableError, parse_definition
-from hangar.domain.discovery import FilesystemConfig
 from hangar.domain.discovery_events import Candidate
 
 

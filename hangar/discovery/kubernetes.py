@@ -21,8 +21,8 @@ import importlib
 import os
 from typing import Any
 
+from hangar.config.discovery_sources import KubernetesConfig
 from hangar.discovery.definition import SourceUnavailableError, parse_definition
-from hangar.domain.discovery import KubernetesConfig
 from hangar.domain.discovery_events import Candidate
 
 PREFIX = "mcp-hangar.io/"
