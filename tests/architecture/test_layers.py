@@ -147,3 +147,16 @@ def test_no_import_cycle() -> None:
 ])
 def test_the_cycle_finder_finds_cycles(g: dict[str, set[str]], cyclic: bool) -> None:
     assert (find_cycle(g) is not None) is cyclic
+
+
+def test_the_domain_defines_no_adapter_settings() -> None:
+    """How to reach a Docker Engine or an API server is an adapter's concern: such settings
+    (``*Config``, ``*Settings``) are defined at the edge, never in ``hangar.domain``."""
+    bad = []
+    for name, path in modules().items():
+        if layer(name) != "domain":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ClassDef) and node.name.endswith(("Config", "Settings")):
+                bad.append(f"{name}.{node.name}")
+    assert bad == []
