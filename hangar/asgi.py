@@ -57,8 +57,8 @@ def resolve_db_url(cli_value: str | None, config: HangarConfig) -> str:
 # composition root's attribute of that name). Nothing else of the root reaches the API.
 COMPONENTS = (
     "bus", "store", "projector", "streams", "providers", "groups", "discovery_view", "catalog_view",
-    "alerts_view", "skills_view", "auth", "hub", "log", "config_sync", "live", "group_module", "discovery",
-    "connector", "toolhive", "async_invocations", "pager", "metrics", "metrics_history", "instance_id", "uptime",
+    "alerts_view", "skills_view", "auth", "hub", "log", "config_sync", "live", "group_module", "connector",
+    "toolhive", "async_invocations", "pager", "metrics", "metrics_history", "instance_id", "uptime",
 )
 
 

@@ -59,7 +59,8 @@ def test_a_component_has_one_name_and_one_type(app: Litestar) -> None:
         for name, field in h.parsed_fn_signature.parameters.items():
             types.setdefault(name, set()).add(repr(field.annotation))
     used = {n: t for n, t in types.items() if n in COMPONENTS}
-    assert used and all(len(t) == 1 for t in used.values()), used
+    assert set(used) == set(COMPONENTS), "a component no handler declares is not provided"
+    assert all(len(t) == 1 for t in used.values()), used
     # The ports are ``Any`` at run time (see ``hangar.api.deps``), ``instance_id`` a ``str``.
     component_types = {next(iter(t)) for t in used.values()} - {repr(str), repr(Any)}
     strays = {n for n, t in types.items() if n not in COMPONENTS and t & component_types}
