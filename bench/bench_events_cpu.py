@@ -77,7 +77,7 @@ async def asgi(db: Path, url: str, pages: int, start: int, profile: bool) -> Non
     from hangar.asgi import create_app
 
     cfg = db.parent / "bench-events-cpu.yaml"
-    cfg.write_text("providers: {}\nlogging: {level: WARNING}\n")
+    cfg.write_text("providers: {}\nlogging: {level: warning}\n")
     app = create_app(str(cfg), url)
     sizes: list[int] = []
 

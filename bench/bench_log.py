@@ -110,7 +110,7 @@ def page_log(base: str, server_pid: int, start: int, events: int) -> float:
     log would; returns events/s. The cursor is read from the tail of each body; full JSON decoding
     of the first 20,000 events is timed separately (a client cost) and excluded."""
     cursor: int | None = start
-    seen, decode_s, nbytes = 0, 0.0, 0
+    seen, decode_s, decode_cpu, nbytes = 0, 0.0, 0.0, 0
     with httpx.Client(base_url=base, timeout=120) as client:
         client.get("/api/events", params={"from_position": cursor, "limit": 1})  # connect
         server_cpu, client_cpu = cpu_seconds(server_pid), time.process_time()
@@ -122,12 +122,13 @@ def page_log(base: str, server_pid: int, start: int, events: int) -> float:
             seen += tail["count"]
             cursor = tail["next_cursor"]
             if seen <= 20_000:
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 json.loads(body)
                 decode_s += time.perf_counter() - t
+                decode_cpu += time.process_time() - c
         elapsed = time.perf_counter() - started - decode_s
         server_cpu = cpu_seconds(server_pid) - server_cpu
-        client_cpu = time.process_time() - client_cpu - decode_s
+        client_cpu = time.process_time() - client_cpu - decode_cpu
     rate = seen / elapsed
     print(f"GET /api/events paged {seen} events ({nbytes / 1e6:.0f} MB) in {elapsed:.2f} s: {rate:,.0f} events/s;"
           f" CPU per 1,000 events: server {server_cpu / seen * 1e6:.2f} ms, client {client_cpu / seen * 1e6:.2f} ms"
