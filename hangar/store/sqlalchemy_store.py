@@ -23,7 +23,7 @@ from . import log_reads
 from .driver import CompiledSql, Driver
 from .engine import BEGIN_OPTION, Backend, create_engine, pg_schema
 from .errors import StoreClosedError
-from .schema import events, read_model_checkpoints, snapshots
+from .schema import EVENT_COLUMNS, events, read_model_checkpoints, snapshots
 from .sql import Statements, heads_from_rows
 from .subscription import LiveTail, Notifier, subscription
 from .writer import GroupCommitWriter
@@ -304,7 +304,7 @@ class SqlEventStore:
         return self._engine.dialect
 
     async def read_events(self, query: EventQuery) -> list[RecordedEvent]:
-        return list(starmap(RecordedEvent, await self._read_events(query, log_reads.EVENT_COLUMNS)))
+        return list(starmap(RecordedEvent, await self._read_events(query, EVENT_COLUMNS)))
 
     async def read_frame_rows(self, query: EventQuery) -> Sequence[Sequence[Any]]:
         return await self._read_events(query, log_reads.FRAME_COLUMNS)
