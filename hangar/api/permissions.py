@@ -63,6 +63,7 @@ ROUTE_PERMISSIONS: dict[str, str] = {
     "DELETE /api/discovery/sources/{source_id}": "discovery:write",
     "PUT /api/discovery/sources/{source_id}/enable": "discovery:write",
     "POST /api/discovery/sources/{source_id}/scan": "discovery:scan",
+    "POST /api/discovery/scan": "discovery:scan",
     "POST /api/discovery/approve/{name}": "discovery:approve",
     "POST /api/discovery/reject/{name}": "discovery:approve",
     # --- catalog -------------------------------------------------------------------------------

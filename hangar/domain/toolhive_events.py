@@ -105,6 +105,12 @@ class WorkloadOperationCompleted(Event, frozen=True):
     outcome: str
     """``done`` or ``failed``."""
     error: str = ""
+    operation_id: str = ""
+    """The bulk operation this outcome belongs to (empty: recorded before ids existed)."""
+    done: int = 0
+    total: int = 0
+    """Outcomes of the operation recorded so far (this one included) of its total: any replica
+    reading the log can tell how far a bulk operation another replica runs has come."""
 
 
 TOOLHIVE_EVENTS: tuple[type[Event], ...] = (

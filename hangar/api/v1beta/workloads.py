@@ -115,8 +115,11 @@ class WorkloadsController(Controller):
     @staticmethod
     def _bulk(request: Request, services: Services, operation: str, data: BulkRequest) -> Response[bytes]:
         w = services.toolhive.workloads
-        w.start_bulk(operation, w.targets(data), command_context(request))
-        return accepted()
+        operation_id = w.start_bulk(operation, w.targets(data), command_context(request))
+        # Its outcome events carry this id with done/total, readable on any replica.
+        response = accepted()
+        response.headers["X-Hangar-Operation"] = operation_id
+        return response
 
     @get("/{name:str}", summary="A workload's configuration (createRequest)")
     async def get_workload(self, services: Services, name: str) -> dict[str, Any]:
