@@ -134,6 +134,7 @@ ROUTE_PERMISSIONS: dict[str, str] = {
     "POST /api/v1beta/workloads/stop": "providers:stop",
     "POST /api/v1beta/workloads/restart": "providers:start",
     "POST /api/v1beta/workloads/delete": "providers:write",
+    "GET /api/v1beta/workloads/operations/{operation_id}": "providers:read",
     "GET /api/v1beta/workloads/{name}": "providers:read",
     "DELETE /api/v1beta/workloads/{name}": "providers:write",
     "POST /api/v1beta/workloads/{name}/edit": "providers:write",

@@ -98,6 +98,15 @@ class SkillRemoved(Event, frozen=True):
 # --- bulk workload operations (stream ``workload-ops:{name}``, appended unversioned) ---------
 
 
+class WorkloadOperationStarted(Event, frozen=True):
+    """A bulk operation was accepted (stream ``bulk-ops:{operation_id}``): with the outcomes
+    that follow, every replica can report its progress, not only the one running it."""
+
+    operation_id: str
+    operation: str
+    workloads: list[str]
+
+
 class WorkloadOperationCompleted(Event, frozen=True):
     workload: str
     operation: str
@@ -118,5 +127,5 @@ TOOLHIVE_EVENTS: tuple[type[Event], ...] = (
     ClientRegistered, ClientUnregistered,
     RegistrySourceSaved, RegistrySourceRefreshed, RegistrySourceRefreshFailed, RegistrySourceRemoved,
     SkillInstalled, SkillRemoved,
-    WorkloadOperationCompleted,
+    WorkloadOperationStarted, WorkloadOperationCompleted,
 )

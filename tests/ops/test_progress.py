@@ -170,6 +170,24 @@ def test_bulk_workload_operation_logs_progress_and_its_events_count(
     page = client.get("/api/events", params={"event_type": "WorkloadOperationCompleted", "limit": 100}).json()
     mine = [e for e in page["events"] if e.get("operation_id") == op]
     assert sorted(e["done"] for e in mine) == [1, 2, 3] and {e["total"] for e in mine} == {3}
+    loc = r.headers["location"]
+    assert loc == f"/api/v1beta/workloads/operations/{op}"
+    body = client.get(loc).json()
+    assert body["state"] == "completed" and body["done"] == body["total"] == 3 and body["failed"] == 0
+    assert body["outcomes"] == {n: "done" for n in names} and body["finished_at"] >= body["started_at"]
+    assert client.get("/api/v1beta/workloads/operations/nope").status_code == 404
+
+    # A replica that did not run it (here: a second server on the same log) reports the same.
+    other = HangarProcess(srv.workdir / "other", config=srv.config, db_url=srv.db_url)
+    other.workdir.mkdir(exist_ok=True)
+    srv.stop()  # one server per SQLite file
+    try:
+        other.start()
+        with other.client() as c2:
+            assert c2.get(loc).json() == body
+    finally:
+        other.stop()
+        srv.start()
 
 
 def test_config_reload_of_many_providers_logs_progress(srv: HangarProcess, client: httpx.Client) -> None:

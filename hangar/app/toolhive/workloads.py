@@ -29,7 +29,7 @@ from hangar.domain.catalog_events import CatalogEntryData
 from hangar.domain.errors import GroupNotFoundError, HangarError, ProviderNotFoundError, ValidationError
 from hangar.domain.group_events import GroupMember
 from hangar.domain.provider_spec import ProviderSpec
-from hangar.domain.toolhive_events import WorkloadOperationCompleted
+from hangar.domain.toolhive_events import WorkloadOperationCompleted, WorkloadOperationStarted
 
 log = structlog.get_logger("hangar.workloads")
 
@@ -256,9 +256,12 @@ class Workloads:
             raise ValidationError("'names' must not be empty")
         return list(dict.fromkeys(req.names))
 
-    def start_bulk(self, operation: str, names: list[str], ctx: CommandContext) -> str:
-        """Start it in the background; returns the operation's id (carried by its outcome events)."""
+    async def start_bulk(self, operation: str, names: list[str], ctx: CommandContext) -> str:
+        """Record the start, run it in the background; returns the operation's id (carried by its
+        outcome events)."""
         operation_id = uuid.uuid4().hex
+        started = WorkloadOperationStarted(operation_id=operation_id, operation=operation, workloads=names)
+        await self.store.append(f"bulk-ops:{operation_id}", None, [codec.encode(started, self._meta(ctx))])
         task = asyncio.create_task(self._bulk(operation, names, ctx, operation_id), name=f"hangar-bulk-{operation}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
