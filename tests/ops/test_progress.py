@@ -85,6 +85,37 @@ def test_catalog_import_cli_prints_progress_lines_when_piped(tmp_path: Path) -> 
                for ln in r.stderr.splitlines()), r.stderr
 
 
+def test_catalog_import_cli_draws_a_bar_on_a_terminal(tmp_path: Path) -> None:
+    import os
+    import pty
+
+    doc = tmp_path / "catalog.json"
+    doc.write_text(json.dumps({"entries": [
+        {"name": f"example/t{i}", "description": "x", "command": [sys.executable, "-m", "x"]} for i in range(5)]}))
+    main, sub = pty.openpty()
+    try:
+        r = subprocess.run([sys.executable, "-m", "hangar.cli", "catalog", "import", str(doc),
+                            "--db", f"sqlite+aiosqlite:///{tmp_path / 'h.db'}"],
+                           stdout=subprocess.PIPE, stderr=sub, timeout=60, cwd=tmp_path,
+                           env={**os.environ, "COLUMNS": "120", "TERM": "xterm"})
+        os.close(sub)
+        screen = b""
+        while True:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            screen += chunk
+    finally:
+        os.close(main)
+    assert r.returncode == 0
+    text = screen.decode(errors="replace")
+    assert "catalog_import" in text and "5/5" in text and "\x1b[" in text  # drawn, not plain lines
+    assert "catalog_import done:" not in text
+
+
 # --- against a real server ---------------------------------------------------------------------
 
 
@@ -148,6 +179,13 @@ def test_scan_of_sources_logs_a_line_per_source_and_a_summary(
     assert len(per_source) == 2 and f"item={sa} found=2 new=0" in per_source[0]  # seen before: not new
     assert any(ln.startswith("discovery_scan done: 2/2 in ") for ln in r2.stderr.splitlines())
     assert "2 sources scanned in " in r2.stdout and "3 found, 0 new, 0 failed" in r2.stdout
+    cli = [sys.executable, "-m", "hangar.cli", "discovery"]
+    listed = subprocess.run([*cli, "ls", "--json", "--url", srv.base], capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0 and {sa, sb} <= {s["source_id"] for s in json.loads(listed.stdout)["sources"]}
+    refused = subprocess.run([*cli, "scan", "nope", "--url", srv.base], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "not found" in refused.stderr.lower(), refused.stderr
+    down = subprocess.run([*cli, "scan", "--url", "http://127.0.0.1:9"], capture_output=True, text=True, timeout=60)
+    assert down.returncode == 2 and "cannot reach Hangar" in down.stderr
     # Rescans saw nothing new; the server logged one line per source scan.
     scanned = [e for e in events_named(srv, "discovery_scanned") if e["source_id"] in (sa, sb)]
     assert [(e["found"], e["new"]) for e in scanned] == [(2, 2), (1, 1), (2, 0), (1, 0)]
