@@ -26,6 +26,7 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.auth.conftest import make_key
+from tests.mcp.support import raw, run_task
 from tests.mcp.test_third_party import CALLBACKS, EVERYTHING, FILESYSTEM, NODE
 from tests.support import HangarProcess
 
@@ -90,22 +91,6 @@ async def direct() -> AsyncIterator[ClientSession]:
         yield session
 
 
-async def raw(session: ClientSession, method: str, params: dict[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = await session._dispatcher.send_raw_request(method, params, {"timeout": 30})
-    return result
-
-
-async def run_task(session: ClientSession, name: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Create, poll until terminal, fetch the result: ``(created, last status, result)``."""
-    created = await raw(session, "tools/call", {"name": name, "arguments": ARGS, "task": {"ttl": 60000}})
-    tid = created["task"]["taskId"]
-    status = await raw(session, "tasks/get", {"taskId": tid})
-    while status["status"] not in ("completed", "failed", "cancelled"):
-        await asyncio.sleep(0.2)
-        status = await raw(session, "tasks/get", {"taskId": tid})
-    return created, status, await raw(session, "tasks/result", {"taskId": tid})
-
-
 def comparable(result: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in result.items() if k not in ("_meta", "resultType")}
 
@@ -121,7 +106,7 @@ async def test_task_augmented_call_equals_direct(server: HangarProcess) -> None:
         assert execution is not None and execution.task_support == "required"
 
         (h_created, h_status, h_result), (d_created, d_status, d_result) = await asyncio.gather(
-            run_task(h, f"everything__{TOOL}"), run_task(d, TOOL))
+            run_task(h, f"everything__{TOOL}", ARGS), run_task(d, TOOL, ARGS))
         tid = h_created["task"]["taskId"]
         assert tid.startswith("ht1.") and tid != d_created["task"]["taskId"]
         assert h_created["task"]["status"] == d_created["task"]["status"] == "working"
