@@ -34,7 +34,10 @@ async def raw(session: Any, method: str, params: dict[str, Any]) -> dict[str, An
     """A request sent as is on a ``ClientSession``. The SDK validates a ``tools/call`` answer as a
     ``CallToolResult`` and has no ``tasks/*`` methods (tasks are types-only in it), so a client
     using MCP tasks sends them on the raw channel, as here."""
-    result: dict[str, Any] = await session._dispatcher.send_raw_request(method, params, {"timeout": 30})
+    data: dict[str, Any] = {"method": method, "params": dict(params)}
+    opts: dict[str, Any] = {"timeout": 30}
+    session._stamp(data, opts)  # the 2026-07-28 envelope (_meta) and headers, as on any request
+    result: dict[str, Any] = await session._dispatcher.send_raw_request(method, data["params"], opts)
     return result
 
 

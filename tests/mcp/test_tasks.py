@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import mcp_types as types
 import pytest
-from mcp import StdioServerParameters
+from mcp import Client, StdioServerParameters
 from mcp.client.extension import NotificationBinding
 from mcp.client.session import ClientSession
 from mcp.client.stdio import stdio_client
@@ -150,3 +150,14 @@ async def test_task_on_a_tool_without_task_support_is_refused(server: HangarProc
         # Without a task the tool that requires one answers as directly: an isError result.
         res = await h.call_tool(f"everything__{TOOL}", ARGS)
         assert res.is_error and "requires task augmentation" in str(res.content)
+
+
+async def test_2026_client_runs_a_task(server: HangarProcess) -> None:
+    # Per-request envelope, no session: the same methods; the creation is tagged resultType "task".
+    async with httpx.AsyncClient(headers=ADMIN, timeout=30) as http, \
+            Client(streamable_http_client(server.base + "/mcp", http_client=http)) as client:
+        assert client.protocol_version == "2026-07-28"
+        created, status, result = await run_task(client.session, f"everything__{TOOL}", ARGS)
+        assert created["resultType"] == "task" and created["task"]["taskId"].startswith("ht1.")
+        assert status["status"] == "completed"
+        assert "Research Report: hangars" in result["content"][0]["text"]
