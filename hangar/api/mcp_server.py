@@ -152,7 +152,8 @@ class McpServer:
         # Calls are already traced by Hangar's own events; the SDK's span-per-message middleware
         # is replaced by the session tracker.
         self.server.middleware = [self._track_session]
-        self.tasks = McpTasks(self, task_ids or TaskIds(os.urandom(32)))
+        self.tasks = McpTasks(self.server, catalog, access, runtime, self._principal,
+                              task_ids or TaskIds(os.urandom(32)))
         self.tasks.install()
         self.manager = StreamableHTTPSessionManager(
             app=self.server, session_idle_timeout=SESSION_IDLE_TIMEOUT_S,

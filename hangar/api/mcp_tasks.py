@@ -22,22 +22,23 @@ import asyncio
 import contextlib
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import mcp_types as types
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.lowlevel import Server
 from mcp.server.session import ServerSession
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, METHOD_NOT_FOUND
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from hangar.api.mcp_access import McpAccess
 from hangar.app.bus import CommandContext
-from hangar.app.mcp_catalog import UnknownToolError
+from hangar.app.mcp_catalog import McpCatalog, UnknownToolError
+from hangar.app.runtime_facts import ProviderRuntime
 from hangar.app.task_ids import TaskIds, UnknownTaskError
 from hangar.domain.errors import HangarError, ProviderUnavailableError
-
-if TYPE_CHECKING:
-    from hangar.api.mcp_server import McpServer
 
 RELATED_TASK = "io.modelcontextprotocol/related-task"
 CREATE_TIMEOUT_S = 60.0
@@ -63,8 +64,15 @@ class _Owner:
 
 
 class McpTasks:
-    def __init__(self, front: McpServer, ids: TaskIds) -> None:
-        self.front = front
+    def __init__(
+        self, server: Server[Any], catalog: McpCatalog, access: Callable[[], McpAccess],
+        runtime: ProviderRuntime | None, principal: Callable[[ServerRequestContext[Any, Any]], str], ids: TaskIds,
+    ) -> None:
+        self.server = server
+        self.catalog = catalog
+        self._access = access
+        self._runtime = runtime
+        self._principal = principal
         self.ids = ids
         self._owned: OrderedDict[tuple[str, str], _Owner] = OrderedDict()
         """Tasks created through this replica: who may list them, which session hears their status."""
@@ -73,7 +81,7 @@ class McpTasks:
         self._sending: set[asyncio.Task[None]] = set()
 
     def install(self) -> None:
-        server = self.front.server
+        server = self.server
         server.middleware.append(self._intercept_call)
         server.add_request_handler("tasks/get", types.GetTaskRequestParams, self._get)
         server.add_request_handler("tasks/result", types.GetTaskPayloadRequestParams, self._result)
@@ -89,15 +97,15 @@ class McpTasks:
         return await self._create(ctx, params)
 
     async def _create(self, ctx: ServerRequestContext[Any, Any], params: Mapping[str, Any]) -> dict[str, Any]:
-        principal = self.front._principal(ctx)
+        principal = self._principal(ctx)
         name = str(params.get("name"))
         try:
-            provider, tool, is_group = self.front.catalog.resolve(name)
+            provider, tool, is_group = self.catalog.resolve(name)
         except UnknownToolError as exc:
             raise MCPError(code=INVALID_PARAMS, message=exc.message) from None
-        if not self.front._access().visible(principal, provider, tool, is_group):
+        if not self._access().visible(principal, provider, tool, is_group):
             raise MCPError(code=INVALID_PARAMS, message=UnknownToolError(name).message)
-        entry = next((e for e in self.front.catalog.entries() if e.name == name), None)
+        entry = next((e for e in self.catalog.entries() if e.name == name), None)
         execution = (entry.spec.execution if entry is not None and entry.spec is not None else None) or {}
         if is_group or execution.get("taskSupport") not in ("optional", "required"):
             # The spec's answer to a task request for a tool that does not support tasks.
@@ -128,7 +136,7 @@ class McpTasks:
     # --- tasks/* ------------------------------------------------------------------------------------
 
     def _resolve(self, ctx: ServerRequestContext[Any, Any], task_id: str) -> tuple[str, str, str]:
-        principal = self.front._principal(ctx)
+        principal = self._principal(ctx)
         try:
             provider, ptid = self.ids.resolve(principal, task_id)
         except UnknownTaskError as exc:
@@ -161,12 +169,12 @@ class McpTasks:
     async def _list(
         self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams
     ) -> dict[str, Any]:
-        principal = self.front._principal(ctx)
+        principal = self._principal(ctx)
         mine = {key: o for key, o in self._owned.items() if o.principal == principal}
         out: list[dict[str, Any]] = []
         for provider in sorted({p for p, _ in mine}):
             # Only providers still running: a stopped one has forgotten its tasks anyway.
-            runtime = self.front._runtime
+            runtime = self._runtime
             conn = await runtime.connection(provider, start=False) if runtime is not None else None
             request = getattr(conn, "request", None)
             if request is None:
@@ -182,7 +190,7 @@ class McpTasks:
     async def _forward(self, provider: str, method: str, params: dict[str, Any], timeout_s: float,
                        principal: str) -> Any:
         try:
-            runtime = self.front._runtime
+            runtime = self._runtime
             if runtime is None:
                 raise ProviderUnavailableError(f"Provider '{provider}' cannot be reached from /mcp")
             conn = await runtime.connection(provider, CommandContext(principal=principal))

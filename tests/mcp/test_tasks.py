@@ -161,3 +161,22 @@ async def test_2026_client_runs_a_task(server: HangarProcess) -> None:
         assert created["resultType"] == "task" and created["task"]["taskId"].startswith("ht1.")
         assert status["status"] == "completed"
         assert "Research Report: hangars" in result["content"][0]["text"]
+
+
+def test_rest_invoke_async_runs_a_task_required_tool_as_a_provider_task(server: HangarProcess) -> None:
+    with httpx.Client(base_url=server.base, headers=ADMIN, timeout=30) as admin:
+        r = admin.post(f"/api/providers/everything/tools/{TOOL}/invoke-async", json={"arguments": ARGS})
+        assert r.status_code == 202, r.text
+        task = r.json()
+        assert task["provider_task"] is True and task["status"] == "working"
+        deadline = time.monotonic() + 30
+        while (body := admin.get(f"/api/tasks/{task['task_id']}").json())["status"] == "working":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert body["status"] == "completed", body
+        assert body["result"]["is_error"] is False
+        assert "Research Report: hangars" in body["result"]["result"][0]["text"]
+        # Cancelled while the provider runs it: recorded, and the provider's task is cancelled too.
+        task = admin.post(f"/api/providers/everything/tools/{TOOL}/invoke-async", json={"arguments": ARGS}).json()
+        cancelled = admin.post(f"/api/tasks/{task['task_id']}/cancel").json()
+        assert cancelled["status"] == "cancelled"
