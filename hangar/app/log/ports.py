@@ -50,7 +50,7 @@ class LogStore(Protocol):
         ...
 
     async def read_frame_rows(self, query: EventQuery) -> Sequence[Sequence[Any]]:
-        """``read_events`` as bare rows of ``query.FRAME_COLUMNS``: what a page of frames needs,
+        """``read_events`` as bare rows of ``hangar.app.log.query.FRAME_COLUMNS``: what a page needs,
         without building a ``RecordedEvent`` per row (the events API's hot path)."""
         ...
 
