@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 import structlog
 
-from hangar.app import codec
+from hangar.app import codec, units
 from hangar.app.bus import CommandBus, CommandContext
 from hangar.app.codec import EventMetadata
 from hangar.app.groups import AddGroupMember, RemoveGroupMember
@@ -279,7 +279,7 @@ class Workloads:
             progress.advance(outcome=outcome, workload=name)
             event = WorkloadOperationCompleted(workload=name, operation=operation, outcome=outcome, error=error,
                                                operation_id=operation_id, done=progress.done, total=len(names))
-            await self.store.append(f"workload-ops:{name}", None, [codec.encode(event, self._meta(ctx))])
+            await units.append(self.store, f"workload-ops:{name}", None, [codec.encode(event, self._meta(ctx))])
 
         results = await asyncio.gather(*(one(n) for n in names), return_exceptions=True)
         for r in results:
