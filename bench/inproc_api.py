@@ -10,7 +10,8 @@ CPU time (``time.process_time``: every thread, the SQLite writer's included) div
 number of requests: the server's own cost, without the HTTP parser of granian or uvicorn (about
 15-25 us per request) and without the load client. It barely moves when other work shares the
 machine, unlike a request rate. ``--profile N`` prints cProfile's top N functions (event-loop
-thread only) for each path.
+thread CPU; cProfile's own overhead inflates functions with many calls), ``--spy DIR`` a py-spy
+summary of the measured requests (all threads).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import cProfile
 import io
 import os
 import pstats
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -104,7 +107,25 @@ def _call(path: str, n: int) -> tuple[str, str, bytes, bytes]:
     return "POST", "/api/providers", b"", CREATE % n
 
 
-async def measure(app: Any, path: str, count: int, concurrency: int, profile: int) -> tuple[float, str]:
+def _spy(out: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling this very process (every thread, native frames off) until stopped."""
+    spy = subprocess.Popen(
+        [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(os.getpid()), "--format", "raw",
+         "-o", str(out), "--rate", "400", "--nonblocking"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # attached
+    return spy
+
+
+def _summary(raw: Path, top: int) -> str:
+    sys.path.insert(0, str(REPO / "bench"))
+    from profile_api import summarize
+
+    return summarize(raw, top)
+
+
+async def measure(app: Any, path: str, count: int, concurrency: int, profile: int,
+                  spy_dir: Path | None = None) -> tuple[float, str]:
     counter = iter(range(10**9))
     statuses: dict[int, int] = {}
 
@@ -117,7 +138,8 @@ async def measure(app: Any, path: str, count: int, concurrency: int, profile: in
     # warm-up (caches, first-use paths)
     await asyncio.gather(*(worker(max(1, count // 20 // concurrency)) for _ in range(concurrency)))
     statuses.clear()
-    prof = cProfile.Profile() if profile else None
+    spy = _spy(spy_dir / f"{path}.txt") if spy_dir else None
+    prof = cProfile.Profile(time.thread_time) if profile else None  # CPU of the loop thread, not wall time
     cpu = time.process_time()
     if prof:
         prof.enable()
@@ -125,11 +147,14 @@ async def measure(app: Any, path: str, count: int, concurrency: int, profile: in
     if prof:
         prof.disable()
     cpu = time.process_time() - cpu
+    if spy is not None and spy_dir is not None:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(60)
     done = sum(statuses.values())
     bad = {s: k for s, k in statuses.items() if s >= 400}
     if bad:
         raise RuntimeError(f"{path}: error statuses {bad}")
-    text = ""
+    text = _summary(spy_dir / f"{path}.txt", max(profile, 30)) if spy_dir else ""
     if prof:
         out = io.StringIO()
         pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(profile)
@@ -149,13 +174,16 @@ async def main(args: argparse.Namespace) -> None:
     app = create_app(str(cfg), f"sqlite+aiosqlite:///{work / 'hangar.db'}")
     del uvloop
     stop = await lifespan(app)
+    await asyncio.sleep(args.settle)  # background imports of the start-up (the MCP SDK) finish first
     try:
         for i in range(20):
             body = b'{"provider_id": "seed-%d", "mode": "remote", "endpoint": "http://127.0.0.1:9/mcp"}' % i
             status, answer = await request(app, "POST", "/api/providers", body=body)
             assert status == 201, answer
+        if args.spy:
+            args.spy.mkdir(parents=True, exist_ok=True)
         for path in args.path or PATHS:
-            us, text = await measure(app, path, args.n, args.concurrency, args.profile)
+            us, text = await measure(app, path, args.n, args.concurrency, args.profile, args.spy)
             print(f"{path:11s} {us:8.1f} us CPU per request (n={args.n}, concurrency {args.concurrency})",
                   flush=True)
             if text:
@@ -173,6 +201,9 @@ if __name__ == "__main__":
     ap.add_argument("--discovery", action="store_true",
                     help="keep mcp.discover_on_register on: every create then also tries to start its provider"
                          " in the background (a failing connect to port 9 here), which costs more than the create")
+    ap.add_argument("--settle", type=float, default=4.0, help="seconds to wait after start-up")
+    ap.add_argument("--spy", type=Path, help="py-spy the measured requests; raw stacks and a summary per path"
+                                             " go to this directory (CPU per request is then inflated)")
     ns = ap.parse_args()
     os.environ.setdefault("HANGAR_LOG_LEVEL", "warning")
     import uvloop

@@ -19,9 +19,11 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.types import Receive, Scope, Send
 
+from hangar.api.bodies import StructBodyRequest
 from hangar.api.cluster_proxy import McpSessionRouter, Relay
 from hangar.api.deps import provide_services
 from hangar.api.errors import EXCEPTION_HANDLERS
+from hangar.api.fast_reads import FastReads
 from hangar.api.guard import AuthGuard, McpPolicyAccess
 from hangar.api.hardening import RequestHardening
 from hangar.api.mcp_front import McpFrontDoor
@@ -110,6 +112,8 @@ def create_app(
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         middleware=[AuthGuard],
+        # Bodies of struct-typed ``data`` decode straight into the struct (hangar/api/bodies.py).
+        request_class=StructBodyRequest,
         openapi_config=OpenAPIConfig(title="Hangar", version=package_version(), path="/schema",
                                      render_plugins=schema_render_plugins()),
         debug=False,
@@ -121,11 +125,17 @@ def create_app(
     # RequestHardening sits outside JsonNewline: a HEAD is served as a GET (newline included in
     # its content-length) and only then loses its body.
     app.asgi_handler = RequestObservability(
-        RequestHardening(RequestTracing(JsonNewline(app.asgi_handler)), trusted_proxies=cfg.server.trusted_proxies,
+        RequestHardening(RequestTracing(FastReads(JsonNewline(app.asgi_handler), lambda: _started(app))),
+                         trusted_proxies=cfg.server.trusted_proxies,
                          body_timeout_s=cfg.server.body_timeout_s, routes=lambda: _http_routes(app)),
         metrics,
     )
     return app
+
+
+def _started(app: Litestar) -> Services | None:
+    services: Services | None = app.state.get("services")
+    return services
 
 
 def _http_routes(app: Litestar) -> list[tuple[str, set[str]]]:

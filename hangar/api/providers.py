@@ -150,10 +150,15 @@ class ProviderController(Controller):
     ) -> Response[views.ProviderDetail]:
         if as_of is not None:
             return await as_of_views.provider(services, as_of, provider_id)
-        view = services.providers.get(provider_id)
+        proj = services.providers
+        view = proj.get(provider_id)
         if view is None:
             raise ProviderNotFoundError(provider_id)
-        return Response(views.provider_detail(services, view), headers={"ETag": etag(view.version)})
+        # Encoded once per change of the provider (the read model drops the entry on any event of it).
+        body = proj.detail_cache.get(provider_id)
+        if body is None:
+            body = proj.detail_cache[provider_id] = msgspec.json.encode(views.provider_detail(services, view))
+        return Response(body, media_type=MediaType.JSON, headers={"ETag": etag(view.version)})  # type: ignore[arg-type]
 
     @put("/{provider_id:str}", summary="Update a provider (honours If-Match)")
     async def update_provider(
