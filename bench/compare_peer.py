@@ -86,10 +86,14 @@ class Target:
             stop(self.proc, 30)
 
 
-def hangar(work: Path, server: str) -> Target:
+def hangar(work: Path, server: str, discovery: bool = True) -> Target:
     db = f"sqlite+aiosqlite:///{work / 'hangar.db'}"
     cfg = work / "hangar.yaml"
-    cfg.write_text("logging:\n  level: warning\nproviders:\n" + provider_config())
+    # With discovery on (Hangar's default) every created provider is also started once in the
+    # background to learn its tools: here a failing connect and two more durable events per
+    # create, which the peer does not do.
+    mcp = "" if discovery else "mcp:\n  discover_on_register: false\n"
+    cfg.write_text("logging:\n  level: warning\n" + mcp + "providers:\n" + provider_config())
     subprocess.run([sys.executable, "-m", "hangar.cli", "migrate", "--db", db], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     cmd = [sys.executable, "-m", "hangar.cli", "serve", "--config", str(cfg), "--port", "{port}", "--db", db,
@@ -250,6 +254,8 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--server", default="granian", choices=["granian", "uvicorn"])
     ap.add_argument("--peer-venv", type=Path, default=Path(tempfile.gettempdir()) / "hangar-bench-peer-venv")
+    ap.add_argument("--no-discovery", action="store_true",
+                    help="Hangar with mcp.discover_on_register off: creates do not also start the provider")
     ap.add_argument("--replay-events", type=int, default=1_000_000, help="0: no replay row")
     ap.add_argument("--json", action="store_true", help="print the raw figures as JSON too")
     args = ap.parse_args()
@@ -257,7 +263,7 @@ def main() -> int:
 
     exe = ensure_peer(args.peer_venv)
     results: dict[str, dict[str, Any]] = {}
-    for make in (lambda w: hangar(w, args.server), lambda w: peer(w, exe)):
+    for make in (lambda w: hangar(w, args.server, not args.no_discovery), lambda w: peer(w, exe)):
         work = Path(tempfile.mkdtemp(prefix="hangar-compare-"))
         t = make(work)
         try:
