@@ -79,7 +79,7 @@ def create_app(
         # The MCP front door at /mcp; its session manager lives exactly as long as the app.
         app.state.mcp_front = front = McpFrontDoor(
             services.bus, services.providers, services.groups, services.projector, McpPolicyAccess(services.auth),
-            offerings=services.offerings, separator=cfg.mcp.name_separator, runtime=services.supervisor,
+            offerings=services.offerings, separator=cfg.mcp.name_separator, runtime=services.runtime,
             settled=services.mcp_discovery.settled)
         # Each provider alone at /mcp/providers/{id}, with the front door's auth and policies.
         app.state.mcp_providers = providers_mcp = ProviderEndpoints(front)
