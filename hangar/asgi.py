@@ -80,7 +80,9 @@ def create_app(
         app.state.mcp_front = front = McpFrontDoor(
             services.bus, services.providers, services.groups, services.projector, McpPolicyAccess(services.auth),
             offerings=services.offerings, separator=cfg.mcp.name_separator, runtime=services.runtime,
-            settled=services.mcp_discovery.settled)
+            settled=services.mcp_discovery.settled, task_key=services.secrets.derived_key("mcp-tasks"))
+        if hasattr(services.connector, "on_task_status"):
+            services.connector.on_task_status = front.task_status
         # Each provider alone at /mcp/providers/{id}, with the front door's auth and policies.
         app.state.mcp_providers = providers_mcp = ProviderEndpoints(front)
         relay = None

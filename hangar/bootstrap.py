@@ -8,13 +8,14 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import cast
 
 from hangar.api.deps import Services as ServicesView
 from hangar.api.paging import Pager
 from hangar.app.alerts import AlertRules, alert_repository
-from hangar.app.async_invoke import AsyncInvocations
+from hangar.app.async_invoke import AsyncInvocations, async_task_commands
 from hangar.app.auth.service import AuthService
 from hangar.app.bus import CommandBus
 from hangar.app.catalog import Catalog, catalog_repository, seed_catalog
@@ -35,6 +36,7 @@ from hangar.app.maintenance import Maintenance
 from hangar.app.mcp_discovery import McpDiscovery
 from hangar.app.ports import EventStore, ProviderConnector
 from hangar.app.projections.alerts import AlertsProjection
+from hangar.app.projections.async_tasks import AsyncTasksProjection
 from hangar.app.projections.catalog import CatalogProjection
 from hangar.app.projections.config import ConfigProjection
 from hangar.app.projections.discovery import DiscoveryProjection
@@ -150,7 +152,12 @@ class Services(ServicesView):
         projector.add_listener(self.mcp_discovery)
         if hasattr(connector, "on_offerings_changed"):
             connector.on_offerings_changed = self.mcp_discovery.offerings_changed
-        self.async_invocations = AsyncInvocations(bus)
+        # REST's asynchronous calls: a stream each in the log, visible from every replica.
+        self.async_tasks_view = AsyncTasksProjection()
+        projector.projections.append(self.async_tasks_view)
+        async_task_commands(store, projector.wait_for, snap).register_with(bus)
+        self.async_invocations = AsyncInvocations(bus, self.async_tasks_view, providers, runtime)
+        projector.add_listener(self.async_invocations)
 
         # --- registries (skills), cursor signing, the ToolHive vocabulary --------------------------
         # Cursors signed with a key every replica shares: a page fetched from one replica
@@ -207,6 +214,7 @@ class Services(ServicesView):
         await self.auth.start()
         await self.supervisor.start()
         await self.reconcile_after_restart()
+        await self.async_invocations.interrupted_on_start(self._gone_instances if self.cluster else None)
         await self.mcp_discovery.start(scan=self.cluster is None)
         await self.group_module.reconcile_after_restart()
         self.projector.add_listener(self.group_module.reactions)
@@ -233,6 +241,12 @@ class Services(ServicesView):
         # In a cluster, a provider a live replica owns is running there: it is left alone.
         for pid in await providers_to_reconcile(running, coord, members):
             await self.supervisor.stop(pid, "hangar_restart")
+
+    async def _gone_instances(self, instances: Iterable[str]) -> list[str]:
+        """Of these replicas, those not alive in the cluster (their tasks cannot finish)."""
+        node = self.cluster
+        assert node is not None
+        return [i for i in instances if i != self.instance_id and not node.membership.is_live(i)]
 
     def _not_cold(self) -> list[str]:
         """Providers the log says are running (or starting, or failing)."""

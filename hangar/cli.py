@@ -169,10 +169,12 @@ async def run_import(file: str, db_url: str, fmt: str = "auto", overwrite: bool 
 
 def _catalog_import(args: argparse.Namespace) -> int:
     from hangar.asgi import resolve_db_url
+    from hangar.cli_client.progress import display
     from hangar.config.loader import load_config
 
     url = resolve_db_url(args.db, load_config(args.config))
-    res = asyncio.run(run_import(args.file, url, args.format, overwrite=not args.no_overwrite))
+    with display():  # a bar on a terminal, throttled lines otherwise (stderr)
+        res = asyncio.run(run_import(args.file, url, args.format, overwrite=not args.no_overwrite))
     print(f"{res['format']}: {res['imported']} added, {res['updated']} updated, "
           f"{res['unchanged']} unchanged, {res['skipped']} skipped")
     return 0

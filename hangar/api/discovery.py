@@ -20,6 +20,7 @@ from hangar.app.discovery import (
     RegisterSource,
     RejectCandidate,
     ScanSource,
+    ScanSources,
     UpdateSource,
 )
 from hangar.app.projections.discovery import CandidateView, SourceView
@@ -52,6 +53,11 @@ class UpdateSourceRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tr
 
 class EnableRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     enabled: bool
+
+
+class ScanSourcesRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    source_ids: list[str] | None = None
+    """The sources to scan, in order; left out: every enabled source."""
 
 
 class RejectRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -160,6 +166,14 @@ class DiscoveryController(Controller):
         _source(services, source_id)
         res = await services.bus.execute(ScanSource(source_id=source_id), command_context(request))
         return {"source_id": source_id, "scan_triggered": True, **msgspec.to_builtins(res)}
+
+    @post("/scan", status_code=200, summary="Scan several sources (default: every enabled one), one by one")
+    async def scan_sources(
+        self, request: Request, services: Services, data: ScanSourcesRequest | None = None
+    ) -> dict[str, Any]:
+        ids = data.source_ids if data is not None else None
+        res = await services.bus.execute(ScanSources(source_ids=ids), command_context(request))
+        return msgspec.to_builtins(res)
 
     @put("/sources/{source_id:str}/enable", summary="Enable or disable a source")
     async def enable_source(

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,7 @@ from hangar.app.projections.offerings import OfferingsProjection
 from hangar.app.projections.providers import ProvidersProjection
 from hangar.app.projector import Projector
 from hangar.app.runtime_facts import ProviderRuntime
+from hangar.app.task_ids import TaskIds
 from hangar.domain.errors import HangarError, ProviderUnavailableError
 
 if TYPE_CHECKING:
@@ -77,9 +79,10 @@ class McpFrontDoor:
         self, bus: CommandBus, providers: ProvidersProjection, groups: GroupsProjection, projector: Projector,
         access: McpAccess | None = None, *, offerings: OfferingsProjection | None = None,
         separator: str = DEFAULT_SEPARATOR, runtime: ProviderRuntime | None = None,
-        settled: Callable[[float], Awaitable[None]] | None = None,
+        settled: Callable[[float], Awaitable[None]] | None = None, task_key: bytes | None = None,
     ) -> None:
         self._projector = projector
+        self.task_ids = TaskIds(task_key or os.urandom(32))
         self.bus = bus
         self.providers = providers
         self.access: McpAccess = access or GuardedAccess()
@@ -99,7 +102,8 @@ class McpFrontDoor:
         self._projector.add_listener(self.catalog)
 
         def build(module: Any) -> McpServer:
-            server: McpServer = module.McpServer(self.catalog, lambda: self.access, self._runtime, self._settled)
+            server: McpServer = module.McpServer(self.catalog, lambda: self.access, self._runtime, self._settled,
+                                                 self.task_ids)
             return server
 
         try:
@@ -113,6 +117,11 @@ class McpFrontDoor:
         self.server = server
         if server is not None:
             self.ready.set()
+
+    def task_status(self, provider_id: str, params: dict[str, Any]) -> None:
+        """A provider's ``notifications/tasks/status``, for the session that created the task."""
+        if self.server is not None:
+            self.server.tasks.status(provider_id, params)
 
     async def _tools_changed(self, kinds: frozenset[str]) -> None:
         if self.server is not None:

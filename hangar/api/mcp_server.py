@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -42,12 +43,14 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from hangar.api.errors import ErrorBody
 from hangar.api.mcp_access import McpAccess
+from hangar.api.mcp_tasks import TASKS_CAPABILITY, McpTasks
 from hangar.api.mcp_transport import DeferredStreamSessionManager
 from hangar.api.system import package_version
 from hangar.app.bus import CommandContext
 from hangar.app.call_relay import CURRENT_RELAY, RelayRefused
 from hangar.app.mcp_catalog import McpCatalog, ToolEntry, UnknownResourceError, UnknownToolError, exposed_uri
 from hangar.app.runtime_facts import ProviderRuntime
+from hangar.app.task_ids import TaskIds
 from hangar.domain.errors import HangarError, ProviderUnavailableError
 
 SESSION_HEADER = b"mcp-session-id"
@@ -70,11 +73,13 @@ class _HangarMcpServer(Server[Any]):
         extensions: dict[str, dict[str, Any]] | None = None,
     ) -> InitializationOptions:
         # Advertise listChanged to handshake-era clients: Hangar does send it.
-        return super().create_initialization_options(
+        opts = super().create_initialization_options(
             notification_options or NotificationOptions(tools_changed=True, resources_changed=True,
                                                         prompts_changed=True),
             experimental_capabilities, extensions,
         )
+        opts.capabilities.tasks = TASKS_CAPABILITY  # relayed to providers (hangar.api.mcp_tasks)
+        return opts
 
 
 class _Sessions:
@@ -121,7 +126,7 @@ class McpServer:
 
     def __init__(
         self, catalog: McpCatalog, access: Callable[[], McpAccess], runtime: ProviderRuntime | None = None,
-        settled: Callable[[float], Awaitable[None]] | None = None,
+        settled: Callable[[float], Awaitable[None]] | None = None, task_ids: TaskIds | None = None,
     ) -> None:
         self._access = access
         """The front door's policy at the moment of each request (it may be reassigned)."""
@@ -148,6 +153,9 @@ class McpServer:
         # Calls are already traced by Hangar's own events; the SDK's span-per-message middleware
         # is replaced by the session tracker.
         self.server.middleware = [self._track_session]
+        self.tasks = McpTasks(self.server, catalog, access, runtime, self._principal,
+                              task_ids or TaskIds(os.urandom(32)))
+        self.tasks.install()
         self.manager = DeferredStreamSessionManager(
             app=self.server, session_idle_timeout=SESSION_IDLE_TIMEOUT_S,
         )

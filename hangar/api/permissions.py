@@ -63,6 +63,7 @@ ROUTE_PERMISSIONS: dict[str, str] = {
     "DELETE /api/discovery/sources/{source_id}": "discovery:write",
     "PUT /api/discovery/sources/{source_id}/enable": "discovery:write",
     "POST /api/discovery/sources/{source_id}/scan": "discovery:scan",
+    "POST /api/discovery/scan": "discovery:scan",
     "POST /api/discovery/approve/{name}": "discovery:approve",
     "POST /api/discovery/reject/{name}": "discovery:approve",
     # --- catalog -------------------------------------------------------------------------------
@@ -133,6 +134,7 @@ ROUTE_PERMISSIONS: dict[str, str] = {
     "POST /api/v1beta/workloads/stop": "providers:stop",
     "POST /api/v1beta/workloads/restart": "providers:start",
     "POST /api/v1beta/workloads/delete": "providers:write",
+    "GET /api/v1beta/workloads/operations/{operation_id}": "providers:read",
     "GET /api/v1beta/workloads/{name}": "providers:read",
     "DELETE /api/v1beta/workloads/{name}": "providers:write",
     "POST /api/v1beta/workloads/{name}/edit": "providers:write",

@@ -18,6 +18,7 @@ import structlog
 from hangar.app.bus import CommandBus, CommandContext
 from hangar.app.codec import EventMetadata
 from hangar.app.preflight import require_command_on_path
+from hangar.app.progress import Progress
 from hangar.app.projections.catalog import CatalogProjection
 from hangar.app.providers import RegisterProvider
 from hangar.app.repository import Repository, RepositoryFactory
@@ -151,29 +152,32 @@ class Catalog:
         for e in cmd.entries:  # all valid, or nothing imported
             check_entry(e)
         items: list[ImportItem] = []
+        progress = Progress("catalog_import", len(cmd.entries), format=cmd.format)
         async with self._names:
             for e in cmd.entries:
-                existing = self.view.by_name.get(e.name)
-                if existing is not None:
-                    if cmd.seed_only or not cmd.overwrite:
-                        items.append(ImportItem(existing, e.name, "skipped"))
-                        continue
-                    res = await self.repo.execute(
-                        existing, lambda a, e=e: a.replace(self._seal(e, a.entry)), meta  # type: ignore[misc]
-                    )
-                    items.append(ImportItem(existing, e.name, "updated" if res.events else "unchanged"))
-                    continue
-                if cmd.seed_only and e.name in self.view.ever_named:
-                    items.append(ImportItem(None, e.name, "skipped"))
-                    continue
-                entry_id = str(uuid.uuid4())
-                await self.repo.execute(entry_id, lambda a, e=e: a.add(self._seal(e)), meta)  # type: ignore[misc]
-                items.append(ImportItem(entry_id, e.name, "added"))
+                items.append(await self._import_one(e, cmd, meta))
+                progress.advance(outcome=items[-1].status)
+        progress.finish()
         count = {s: sum(1 for i in items if i.status == s) for s in ("added", "updated", "unchanged", "skipped")}
         return ImportResult(
             format=cmd.format, imported=count["added"], updated=count["updated"], unchanged=count["unchanged"],
             skipped=count["skipped"], entries=items,
         )
+
+    async def _import_one(self, e: CatalogEntryData, cmd: ImportCatalog, meta: EventMetadata) -> ImportItem:
+        existing = self.view.by_name.get(e.name)
+        if existing is not None:
+            if cmd.seed_only or not cmd.overwrite:
+                return ImportItem(existing, e.name, "skipped")
+            res = await self.repo.execute(
+                existing, lambda a: a.replace(self._seal(e, a.entry)), meta
+            )
+            return ImportItem(existing, e.name, "updated" if res.events else "unchanged")
+        if cmd.seed_only and e.name in self.view.ever_named:
+            return ImportItem(None, e.name, "skipped")
+        entry_id = str(uuid.uuid4())
+        await self.repo.execute(entry_id, lambda a: a.add(self._seal(e)), meta)
+        return ImportItem(entry_id, e.name, "added")
 
 
 catalog_repository = RepositoryFactory("CatalogEntry", "catalog:", CatalogEntry, CatalogEntry.from_snapshot)

@@ -26,6 +26,7 @@ from hangar.app.codec import EventMetadata
 from hangar.app.offload import offload
 from hangar.app.paths import allowed_roots, confine
 from hangar.app.ports import EventStore
+from hangar.app.progress import Progress
 from hangar.app.projections.config import ConfigProjection
 from hangar.app.projections.providers import ProvidersProjection
 from hangar.app.projector import Projector
@@ -313,13 +314,20 @@ class ConfigSync:
                 sec.desired(cfg), sec.current(), self.projection.managed.get(sec.name, [])
             )
         errors: list[str] = []
+        # Many providers take a while to apply: the log shows the course (throttled) and the end.
+        work = sum(len(p.added) + len(p.changed) + len(p.removed) for p in plans.values())
+        progress = Progress("config_apply", work, trigger=trigger) if work else None
 
         async def attempt(what: str, op: Awaitable[None]) -> None:
+            outcome = "applied"
             try:
                 await op
             except HangarError as exc:
+                outcome = "failed"
                 errors.append(f"{what}: {exc.message}")
                 log.warning("config_apply_failed", item=what, error=exc.message)
+            if progress is not None:
+                progress.advance(outcome=outcome, item=what)
 
         for sec in self.sections:
             plan = plans[sec.name]
@@ -331,6 +339,8 @@ class ConfigSync:
             for key in plans[sec.name].removed:
                 await attempt(f"{sec.name}.{key}", sec.remove(key, ctx, graceful))
 
+        if progress is not None:
+            progress.finish()
         old = self.live.current
         restart = restart_required(old, cfg)
         cfg = effective(old, cfg)

@@ -26,6 +26,7 @@ import yaml
 from hangar.app.bus import CommandBus, CommandContext
 from hangar.app.catalog import AddCatalogEntry, ImportCatalog
 from hangar.app.groups import AddGroupMember, CreateGroup, RemoveGroupMember
+from hangar.app.progress import Progress
 from hangar.app.projections.catalog import CatalogProjection
 from hangar.app.projections.groups import GroupsProjection
 from hangar.app.projections.providers import ProvidersProjection
@@ -336,8 +337,11 @@ class Importer:
     async def apply(self, plans: list[Planned], strategy: str, ctx: CommandContext) -> ImportReport:
         order = {k: i for i, k in enumerate(KINDS)}  # providers before the groups naming them
         ordered = sorted(plans, key=lambda p: (order[p.kind], p.id))
+        progress = Progress("definitions_import", len(ordered), strategy=strategy)
         for p in ordered:
             for cmd in p.apply or []:
                 await self.bus.execute(cmd, ctx)
+            progress.advance(outcome=p.status)
+        progress.finish()
         by = {s: [p.id for p in ordered if p.status == s] for s in ("created", "updated", "unchanged", "conflicting")}
         return ImportReport(strategy=strategy, **by)

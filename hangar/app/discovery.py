@@ -20,6 +20,7 @@ import structlog
 
 from hangar.app.bus import SYSTEM, CommandBus, CommandContext
 from hangar.app.codec import EventMetadata
+from hangar.app.progress import Progress
 from hangar.app.projections.discovery import DiscoveryProjection
 from hangar.app.projections.providers import ProvidersProjection
 from hangar.app.providers import DeregisterProvider, RegisterProvider
@@ -78,6 +79,12 @@ class ScanSource(msgspec.Struct, frozen=True, kw_only=True):
     source_id: str
 
 
+class ScanSources(msgspec.Struct, frozen=True, kw_only=True):
+    """Scan several sources one after the other (all enabled ones when ``source_ids`` is None)."""
+
+    source_ids: list[str] | None = None
+
+
 class ApproveCandidate(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     source_id: str | None = None
@@ -96,7 +103,18 @@ class ScanResult(msgspec.Struct, kw_only=True):
     quarantined: int = 0
     registered: list[str] = []
     deregistered: list[str] = []
+    new: int = 0
+    """Candidates this scan saw for the first time (now pending, quarantined or registered)."""
+    duration_ms: float = 0.0
     error: str | None = None
+
+
+class ScanSummary(msgspec.Struct, kw_only=True):
+    sources: list[ScanResult]
+    providers_found: int
+    new: int
+    failed: int
+    duration_ms: float
 
 
 class Decision(msgspec.Struct, kw_only=True):
@@ -135,6 +153,7 @@ class DiscoveryService:
         bus.register(UpdateSource, self.update_source)
         bus.register(DeregisterSource, self.deregister_source)
         bus.register(ScanSource, self.scan)
+        bus.register(ScanSources, self.scan_many)
         bus.register(ApproveCandidate, self.approve)
         bus.register(RejectCandidate, self.reject)
 
@@ -210,7 +229,8 @@ class DiscoveryService:
                 log.warning("discovery_scan_failed", source_id=sid, error=error)
                 ms = (time.monotonic() - started) * 1000
                 await self.repo.execute(sid, lambda s: s.scan_completed(0, error, ms), meta)
-                return ScanResult(source_id=sid, providers_found=0, error=error)
+                return ScanResult(source_id=sid, providers_found=0, error=error, duration_ms=round(ms, 3))
+            known = set(src.s.pending) | set(src.s.quarantined) | set(src.s.owned) | set(src.s.rejected)
             vetted = await self._vet_all(src, found)
             existing = set(self.providers.views)
             plans: list[ScanPlan] = []
@@ -226,10 +246,36 @@ class DiscoveryService:
             ms = (time.monotonic() - started) * 1000
             res = await self.repo.execute(sid, lambda s: s.scan_completed(len(found), None, ms), meta)
         s = res.aggregate.s
+        new = len({c.name for c in found} - known)
+        log.info("discovery_scanned", source_id=sid, found=len(found), new=new, pending=len(s.pending),
+                 quarantined=len(s.quarantined), registered=len(registered), removed=len(removed),
+                 duration_ms=round(ms, 3))
         return ScanResult(
             source_id=sid, providers_found=len(found), pending=len(s.pending), quarantined=len(s.quarantined),
-            registered=registered, deregistered=removed,
+            registered=registered, deregistered=removed, new=new, duration_ms=round(ms, 3),
         )
+
+    async def scan_many(self, cmd: ScanSources, ctx: CommandContext, meta: EventMetadata) -> ScanSummary:
+        """A line per source (found, new) and a summary with the duration: a long run shows its course."""
+        if cmd.source_ids is None:
+            ids = sorted(sid for sid, v in self.view.sources.items() if v.enabled)
+        else:
+            missing = [sid for sid in cmd.source_ids if self.view.get(sid) is None]
+            if missing:
+                raise ValidationError(f"unknown discovery sources: {', '.join(missing)}")
+            ids = list(dict.fromkeys(cmd.source_ids))
+        progress = Progress("discovery_scan", len(ids))
+        results: list[ScanResult] = []
+        for sid in ids:
+            r = await self.scan(ScanSource(source_id=sid), ctx, meta)
+            results.append(r)
+            progress.advance(outcome="failed" if r.error else "scanned")
+            progress.item(item=sid, found=r.providers_found, new=r.new, pending=r.pending,
+                          quarantined=r.quarantined, error=r.error, duration_ms=r.duration_ms)
+        summary = progress.finish(providers_found=sum(r.providers_found for r in results),
+                                  new=sum(r.new for r in results))
+        return ScanSummary(sources=results, providers_found=summary["providers_found"], new=summary["new"],
+                           failed=sum(1 for r in results if r.error), duration_ms=round(summary["elapsed_s"] * 1000, 3))
 
     async def _register_all(self, sid: str, plan: ScanPlan, ctx: CommandContext, meta: EventMetadata) -> list[str]:
         done = []

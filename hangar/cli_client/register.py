@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from hangar import cli_log
-from hangar.cli_client import fleet, providers
+from hangar.cli_client import discovery, fleet, providers
 from hangar.cli_client.http import Api, CliFailure, add_connection_options
 
 
@@ -36,4 +36,5 @@ def add_client_subcommands(sub: argparse._SubParsersAction) -> None:
     common.set_defaults(func=run_client)
     providers.register(sub, common)
     fleet.register(sub, common)
+    discovery.register(sub, common)
     cli_log.register(sub, common)  # diff, as-of

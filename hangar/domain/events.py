@@ -147,6 +147,7 @@ PROVIDER_EVENTS: tuple[type[Event], ...] = (
 )
 
 # Each area keeps its events in its own module; the registry is their union.
+from hangar.domain.async_tasks import ASYNC_TASK_EVENTS  # noqa: E402
 from hangar.domain.auth_events import AUTH_EVENTS  # noqa: E402
 from hangar.domain.catalog_events import CATALOG_EVENTS  # noqa: E402
 from hangar.domain.discovery_events import DISCOVERY_EVENTS  # noqa: E402
@@ -158,7 +159,7 @@ from hangar.domain.toolhive_events import TOOLHIVE_EVENTS  # noqa: E402
 
 EVENT_TYPES: tuple[type[Event], ...] = (
     PROVIDER_EVENTS + GROUP_EVENTS + DISCOVERY_EVENTS + CATALOG_EVENTS + AUTH_EVENTS + OPS_EVENTS
-    + MCP_EVENTS
+    + MCP_EVENTS + ASYNC_TASK_EVENTS
     + SKILL_EVENTS + TOOLHIVE_EVENTS
 )
 

@@ -98,6 +98,15 @@ class SkillRemoved(Event, frozen=True):
 # --- bulk workload operations (stream ``workload-ops:{name}``, appended unversioned) ---------
 
 
+class WorkloadOperationStarted(Event, frozen=True):
+    """A bulk operation was accepted (stream ``bulk-ops:{operation_id}``): with the outcomes
+    that follow, every replica can report its progress, not only the one running it."""
+
+    operation_id: str
+    operation: str
+    workloads: list[str]
+
+
 class WorkloadOperationCompleted(Event, frozen=True):
     workload: str
     operation: str
@@ -105,6 +114,12 @@ class WorkloadOperationCompleted(Event, frozen=True):
     outcome: str
     """``done`` or ``failed``."""
     error: str = ""
+    operation_id: str = ""
+    """The bulk operation this outcome belongs to (empty: recorded before ids existed)."""
+    done: int = 0
+    total: int = 0
+    """Outcomes of the operation recorded so far (this one included) of its total: any replica
+    reading the log can tell how far a bulk operation another replica runs has come."""
 
 
 TOOLHIVE_EVENTS: tuple[type[Event], ...] = (
@@ -112,5 +127,5 @@ TOOLHIVE_EVENTS: tuple[type[Event], ...] = (
     ClientRegistered, ClientUnregistered,
     RegistrySourceSaved, RegistrySourceRefreshed, RegistrySourceRefreshFailed, RegistrySourceRemoved,
     SkillInstalled, SkillRemoved,
-    WorkloadOperationCompleted,
+    WorkloadOperationStarted, WorkloadOperationCompleted,
 )

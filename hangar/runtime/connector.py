@@ -73,6 +73,8 @@ class Connection:
         self._relays: dict[str, CallRelay] = {}
         self._tokens = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
+        self.task_status: Callable[[dict[str, Any]], None] | None = None
+        """Told of the provider's ``notifications/tasks/status`` (MCP tasks it runs)."""
         if isinstance(client, BaseMcpClient):
             client.server_request_handler = self._server_request
 
@@ -148,6 +150,9 @@ class Connection:
             # Stdio carries no link from a log line to a request: every call in flight hears it.
             for relay in list(self._relays.values()):
                 self._run(relay.log(params))
+        elif method == "notifications/tasks/status" and isinstance(params, dict):
+            if self.task_status is not None:
+                self.task_status(params)
         elif self._on_event is not None and method in LIST_CHANGED:
             self._on_event(LIST_CHANGED[method])
 
@@ -188,6 +193,8 @@ class RuntimeConnector:
         self._builders.update(extra_builders or {})
         self.on_offerings_changed: Callable[[str, str], None] | None = None
         """``(provider_id, "tools" | "resources" | "prompts")`` on a provider's list_changed."""
+        self.on_task_status: Callable[[str, dict[str, Any]], None] | None = None
+        """``(provider_id, params)`` for each ``notifications/tasks/status`` a provider sends."""
 
     async def start(self) -> None:
         if self._reaper is not None:
@@ -234,8 +241,14 @@ class RuntimeConnector:
         client = builder(provider_id, spec, self.logs(provider_id), on_exit,
                          lambda method, params: holder[0].on_notification(method, params) if holder else None)
         conn = Connection(provider_id, client, on_event)
+        conn.task_status = lambda params: self._task_status(provider_id, params)
         holder.append(conn)
         return conn
+
+    def _task_status(self, provider_id: str, params: dict[str, Any]) -> None:
+        hook = self.on_task_status  # read per notification: the front door hooks in after start
+        if hook is not None:
+            hook(provider_id, params)
 
     def _stdio(
         self, pid: str, spec: ProviderSpec, logs: LogBuffer,

@@ -18,22 +18,50 @@ def prefix_upper(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
-def events_select(q: EventQuery, limit: int) -> sa.Select[Any]:
-    where: list[Any] = [events.c.position > q.after]
-    if q.up_to is not None:
-        where.append(events.c.position <= q.up_to)
-    if q.stream_id is not None:
-        where.append(events.c.stream_id == q.stream_id)
-    if q.stream_prefix:
+# The columns a frame is built from (``hangar.app.log.query.FRAME_COLUMNS``): no stream version.
+FRAME_COLUMNS = (
+    events.c.position, events.c.stream_id, events.c.event_id, events.c.event_type,
+    events.c.data, events.c.metadata, events.c.recorded_at,
+)
+
+Shape = tuple[bool, bool, bool, int, bool, bool]
+
+
+def events_shape(q: EventQuery) -> Shape:
+    """Which filters a query uses: queries of one shape share one compiled statement."""
+    return (q.up_to is not None, q.stream_id is not None, bool(q.stream_prefix), len(q.event_types),
+            q.since is not None, q.until is not None)
+
+
+def events_select(shape: Shape, columns: tuple[Any, ...] = EVENT_COLUMNS) -> sa.Select[Any]:
+    """Events after ``:after`` in position order, ``:limit`` of them, filtered as ``shape`` says;
+    every value is a named parameter (``events_values``), so the statement compiles once."""
+    up_to, stream_id, prefix, types, since, until = shape
+    where: list[Any] = [events.c.position > sa.bindparam("after")]
+    if up_to:
+        where.append(events.c.position <= sa.bindparam("up_to"))
+    if stream_id:
+        where.append(events.c.stream_id == sa.bindparam("stream_id"))
+    if prefix:
         # A range, not LIKE: no escaping of '_' or '%' in ids, and an index can serve it.
-        where += [events.c.stream_id >= q.stream_prefix, events.c.stream_id < prefix_upper(q.stream_prefix)]
-    if q.event_types:
-        where.append(events.c.event_type.in_(list(q.event_types)))
-    if q.since is not None:
-        where.append(events.c.recorded_at >= q.since)
-    if q.until is not None:
-        where.append(events.c.recorded_at <= q.until)
-    return sa.select(*EVENT_COLUMNS).where(*where).order_by(events.c.position).limit(limit)
+        where += [events.c.stream_id >= sa.bindparam("lo"), events.c.stream_id < sa.bindparam("hi")]
+    if types:
+        where.append(events.c.event_type.in_([sa.bindparam(f"t{i}") for i in range(types)]))
+    if since:
+        where.append(events.c.recorded_at >= sa.bindparam("since"))
+    if until:
+        where.append(events.c.recorded_at <= sa.bindparam("until"))
+    return sa.select(*columns).where(*where).order_by(events.c.position).limit(sa.bindparam("limit"))
+
+
+def events_values(q: EventQuery, limit: int) -> dict[str, Any]:
+    values: dict[str, Any] = {"after": q.after, "limit": limit, "up_to": q.up_to, "stream_id": q.stream_id,
+                              "since": q.since, "until": q.until}
+    if q.stream_prefix:
+        values["lo"], values["hi"] = q.stream_prefix, prefix_upper(q.stream_prefix)
+    for i, name in enumerate(q.event_types):
+        values[f"t{i}"] = name
+    return values
 
 
 def stream_info_select(stream_id: str) -> sa.Select[Any]:

@@ -23,7 +23,7 @@ from . import log_reads
 from .driver import CompiledSql, Driver
 from .engine import BEGIN_OPTION, Backend, create_engine, pg_schema
 from .errors import StoreClosedError
-from .schema import events, read_model_checkpoints, snapshots
+from .schema import EVENT_COLUMNS, events, read_model_checkpoints, snapshots
 from .sql import Statements, heads_from_rows
 from .subscription import LiveTail, Notifier, subscription
 from .writer import GroupCommitWriter
@@ -66,6 +66,7 @@ class SqlEventStore:
         self._before_commit: Callable[[], Awaitable[None]] | None = None
         self._rider: RiderHook | None = None
         self._listener: asyncio.Task[None] | None = None
+        self._log_sql: dict[tuple[Any, ...], CompiledSql] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -303,8 +304,23 @@ class SqlEventStore:
         return self._engine.dialect
 
     async def read_events(self, query: EventQuery) -> list[RecordedEvent]:
-        rows = await self._fetch_stmt(log_reads.events_select(query, query.limit))
-        return list(starmap(RecordedEvent, rows))
+        return list(starmap(RecordedEvent, await self._read_events(query, EVENT_COLUMNS)))
+
+    async def read_frame_rows(self, query: EventQuery) -> Sequence[Sequence[Any]]:
+        return await self._read_events(query, log_reads.FRAME_COLUMNS)
+
+    async def _read_events(self, query: EventQuery, columns: tuple[Any, ...]) -> Sequence[Sequence[Any]]:
+        # Compiling a statement costs about as much as framing 100 events: once per query shape.
+        shape = log_reads.events_shape(query)
+        key = (shape, columns is log_reads.FRAME_COLUMNS)
+        compiled = self._log_sql.get(key)
+        if compiled is None:
+            if len(self._log_sql) >= 256:  # shapes are few, but any count of event types is one
+                self._log_sql.clear()
+            compiled = self._log_sql[key] = CompiledSql(log_reads.events_select(shape, columns), self._engine_dialect())
+        async with self._connect() as conn:
+            db = await Driver.open(conn, self._backend.is_sqlite)
+            return await db.fetch(compiled.sql, compiled.args(log_reads.events_values(query, query.limit)))
 
     async def stream_info(self, stream_id: str) -> StreamInfo:
         (version, count, first, last, snap), = await self._fetch_stmt(log_reads.stream_info_select(stream_id))

@@ -224,6 +224,22 @@ def test_stop_and_delete_on_another_replica_reach_the_owner(trio: list[HangarPro
     assert wait_until(lambda: not pids_with_mark(mark), 10)
 
 
+def test_an_async_task_is_seen_everywhere_and_cancelled_from_another_replica(trio: list[HangarProcess]) -> None:
+    mark, pid = uuid.uuid4().hex, f"p-{uuid.uuid4().hex[:8]}"
+    assert httpx.post(trio[0].base + "/api/providers", json=fixture_provider(pid, mark), timeout=30).status_code == 201
+    r = httpx.post(f"{trio[0].base}/api/providers/{pid}/tools/slow/invoke-async",
+                   json={"arguments": {"seconds": 30}}, timeout=30)
+    assert r.status_code == 202, r.text
+    tid = r.json()["task_id"]
+    assert wait_until(lambda: httpx.get(f"{trio[1].base}/api/tasks/{tid}", timeout=10).status_code == 200, 10)
+    cancelled = httpx.post(f"{trio[2].base}/api/tasks/{tid}/cancel", timeout=30).json()
+    assert cancelled["status"] == "cancelled"
+    # Replica A, running the call, hears the cancel from the log and stops it (a late answer
+    # could not change the task anyway: an ended task stays as it ended).
+    assert wait_until(lambda: all(
+        httpx.get(f"{p.base}/api/tasks/{tid}", timeout=10).json()["status"] == "cancelled" for p in trio), 10)
+
+
 # --- MCP sessions on any replica -------------------------------------------------------------------
 
 

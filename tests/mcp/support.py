@@ -28,3 +28,31 @@ def dump(model: Any) -> Any:
     for key in ("_meta", "ttlMs", "cacheScope", "resultType"):
         data.pop(key, None)
     return data
+
+
+async def raw(session: Any, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    """A request sent as is on a ``ClientSession``. The SDK validates a ``tools/call`` answer as a
+    ``CallToolResult`` and has no ``tasks/*`` methods (tasks are types-only in it), so a client
+    using MCP tasks sends them on the raw channel, as here."""
+    data: dict[str, Any] = {"method": method, "params": dict(params)}
+    opts: dict[str, Any] = {"timeout": 30}
+    session._stamp(data, opts)  # the 2026-07-28 envelope (_meta) and headers, as on any request
+    result: dict[str, Any] = await session._dispatcher.send_raw_request(method, data["params"], opts)
+    return result
+
+
+TERMINAL = ("completed", "failed", "cancelled")
+
+
+async def run_task(session: Any, name: str, arguments: dict[str, Any]
+                   ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A task-augmented call, polled until it ends: ``(created, last tasks/get, tasks/result)``."""
+    import asyncio
+
+    created = await raw(session, "tools/call", {"name": name, "arguments": arguments, "task": {"ttl": 60000}})
+    tid = created["task"]["taskId"]
+    status = await raw(session, "tasks/get", {"taskId": tid})
+    while status["status"] not in TERMINAL:
+        await asyncio.sleep(0.2)
+        status = await raw(session, "tasks/get", {"taskId": tid})
+    return created, status, await raw(session, "tasks/result", {"taskId": tid})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from hangar.app.log.ports import EventQuery
+from hangar.app.log.query import FRAME_COLUMNS
 from hangar.store import SqlEventStore
 from tests.store.conftest import ev
 
@@ -35,6 +36,14 @@ async def test_read_events_filters_and_stream_info(store: SqlEventStore) -> None
     assert [r.event_type for r in recs[queries["stream"]]] == ["C", "A"]
     assert positions(queries["range"]) == [first + 1, first + 2]
     assert len(recs[queries["limit"]]) == 2
+    # The bare rows a page is framed from: the same events, the frame's columns, on every shape
+    # (each shape's statement is compiled once and reused with other values).
+    again = {**queries, "types2": EventQuery(after=0, limit=100, event_types=("B", "C")),
+             "prefix2": EventQuery(after=0, limit=100, stream_prefix="calls:")}
+    for q in again.values():
+        expected = [tuple(getattr(r, c) for c in FRAME_COLUMNS) for r in await store.read_events(q)]
+        assert [tuple(row) for row in await store.read_frame_rows(q)] == expected
+        assert expected
     moment = everything[2].recorded_at
     timed = await store.read_events(EventQuery(after=0, limit=100, since=moment, until=moment))
     assert everything[2].position in [r.position for r in timed]

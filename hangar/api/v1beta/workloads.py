@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, MediaType, Request, Response, delete, get, post
 from litestar.params import Parameter
 
@@ -20,6 +21,7 @@ from hangar.app.toolhive.workloads import (
     plain_env,
     status_of,
 )
+from hangar.domain.errors import NotFoundError
 
 ALL = Annotated[bool, Parameter(query="all")]
 GROUP = Annotated[str | None, Parameter(query="group")]
@@ -102,21 +104,32 @@ class WorkloadsController(Controller):
 
     @post("/stop", status_code=202, summary="Stop workloads by names or group (background)")
     async def bulk_stop(self, request: Request, services: Services, data: BulkRequest) -> Response[bytes]:
-        return self._bulk(request, services, "stop", data)
+        return await self._bulk(request, services, "stop", data)
 
     @post("/restart", status_code=202, summary="Restart workloads by names or group (background)")
     async def bulk_restart(self, request: Request, services: Services, data: BulkRequest) -> Response[bytes]:
-        return self._bulk(request, services, "restart", data)
+        return await self._bulk(request, services, "restart", data)
 
     @post("/delete", status_code=202, summary="Delete workloads by names or group (background)")
     async def bulk_delete(self, request: Request, services: Services, data: BulkRequest) -> Response[bytes]:
-        return self._bulk(request, services, "delete", data)
+        return await self._bulk(request, services, "delete", data)
 
     @staticmethod
-    def _bulk(request: Request, services: Services, operation: str, data: BulkRequest) -> Response[bytes]:
+    async def _bulk(request: Request, services: Services, operation: str, data: BulkRequest) -> Response[bytes]:
         w = services.toolhive.workloads
-        w.start_bulk(operation, w.targets(data), command_context(request))
-        return accepted()
+        operation_id = await w.start_bulk(operation, w.targets(data), command_context(request))
+        # Its start and outcomes are events: any replica answers GET operations/{id}.
+        response = accepted()
+        response.headers["X-Hangar-Operation"] = operation_id
+        response.headers["Location"] = f"/api/v1beta/workloads/operations/{operation_id}"
+        return response
+
+    @get("/operations/{operation_id:str}", summary="Progress of a bulk operation (Hangar's addition)")
+    async def bulk_progress(self, services: Services, operation_id: str) -> dict[str, Any]:
+        view = services.toolhive.view.operations.get(operation_id)
+        if view is None:
+            raise NotFoundError(f"operation '{operation_id}' not found")
+        return {**msgspec.to_builtins(view), "state": view.state}
 
     @get("/{name:str}", summary="A workload's configuration (createRequest)")
     async def get_workload(self, services: Services, name: str) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import msgspec
 
@@ -46,6 +47,11 @@ class StreamInfo(msgspec.Struct, frozen=True):
 class LogStore(Protocol):
     async def read_events(self, query: EventQuery) -> list[RecordedEvent]:
         """Events matching the store-side filters of ``query``, at most ``query.limit``."""
+        ...
+
+    async def read_frame_rows(self, query: EventQuery) -> Sequence[Sequence[Any]]:
+        """``read_events`` as bare rows of ``hangar.app.log.query.FRAME_COLUMNS``: what a page needs,
+        without building a ``RecordedEvent`` per row (the events API's hot path)."""
         ...
 
     async def stream_info(self, stream_id: str) -> StreamInfo: ...

@@ -33,6 +33,29 @@ class SkillView(msgspec.Struct, kw_only=True):
     installed_at: str
 
 
+class OperationView(msgspec.Struct, kw_only=True):
+    """A bulk workload operation as the log tells it: any replica answers the same."""
+
+    operation_id: str
+    operation: str
+    workloads: list[str]
+    started_at: str
+    total: int
+    done: int = 0
+    failed: int = 0
+    finished_at: str | None = None
+    outcomes: dict[str, str] = {}
+    """workload → ``done``, or ``failed: <error>``."""
+
+    @property
+    def state(self) -> str:
+        return "completed" if self.done >= self.total else "running"
+
+
+MAX_OPERATIONS = 200
+"""Operations kept for progress queries (the oldest are forgotten; their events stay)."""
+
+
 class ToolhiveProjection:
     def __init__(self) -> None:
         self.secrets_provider = ""
@@ -41,6 +64,7 @@ class ToolhiveProjection:
         self.clients: dict[str, list[str]] = {}
         self.sources: dict[str, SourceView] = {}
         self.skills: dict[str, SkillView] = {}
+        self.operations: dict[str, OperationView] = {}
 
     def apply(self, rec: RecordedEvent, event: Event) -> None:
         when = iso(rec.recorded_at)
@@ -78,6 +102,19 @@ class ToolhiveProjection:
                 self.skills[n] = SkillView(name=n, metadata=m, clients=list(c), source=s, digest=d, installed_at=when)
             case te.SkillRemoved(name=n):
                 self.skills.pop(n, None)
+            case te.WorkloadOperationStarted(operation_id=op, operation=kind, workloads=names):
+                self.operations[op] = OperationView(operation_id=op, operation=kind, workloads=list(names),
+                                                   started_at=when, total=len(names))
+                while len(self.operations) > MAX_OPERATIONS:
+                    self.operations.pop(next(iter(self.operations)))
+            case te.WorkloadOperationCompleted(operation_id=op, workload=name, outcome=outcome, error=err) if op:
+                view = self.operations.get(op)
+                if view is not None and name not in view.outcomes:
+                    view.done += 1
+                    view.failed += outcome == "failed"
+                    view.outcomes[name] = f"{outcome}: {err}" if err else outcome
+                    if view.done >= view.total:
+                        view.finished_at = when
             case _:
                 pass
 

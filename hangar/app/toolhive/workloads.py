@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ from hangar.app.codec import EventMetadata
 from hangar.app.groups import AddGroupMember, RemoveGroupMember
 from hangar.app.lifecycle import StartProvider, StopProvider
 from hangar.app.ports import EventStore
+from hangar.app.progress import Progress
 from hangar.app.projections.groups import GroupsProjection
 from hangar.app.projections.providers import ProvidersProjection, ProviderView
 from hangar.app.providers import DeregisterProvider, RegisterProvider, UpdateProvider
@@ -27,7 +29,7 @@ from hangar.domain.catalog_events import CatalogEntryData
 from hangar.domain.errors import GroupNotFoundError, HangarError, ProviderNotFoundError, ValidationError
 from hangar.domain.group_events import GroupMember
 from hangar.domain.provider_spec import ProviderSpec
-from hangar.domain.toolhive_events import WorkloadOperationCompleted
+from hangar.domain.toolhive_events import WorkloadOperationCompleted, WorkloadOperationStarted
 
 log = structlog.get_logger("hangar.workloads")
 
@@ -254,25 +256,36 @@ class Workloads:
             raise ValidationError("'names' must not be empty")
         return list(dict.fromkeys(req.names))
 
-    def start_bulk(self, operation: str, names: list[str], ctx: CommandContext) -> None:
-        task = asyncio.create_task(self._bulk(operation, names, ctx), name=f"hangar-bulk-{operation}")
+    async def start_bulk(self, operation: str, names: list[str], ctx: CommandContext) -> str:
+        """Record the start, run it in the background; returns the operation's id (carried by its
+        outcome events)."""
+        operation_id = uuid.uuid4().hex
+        started = WorkloadOperationStarted(operation_id=operation_id, operation=operation, workloads=names)
+        await self.store.append(f"bulk-ops:{operation_id}", None, [codec.encode(started, self._meta(ctx))])
+        task = asyncio.create_task(self._bulk(operation, names, ctx, operation_id), name=f"hangar-bulk-{operation}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return operation_id
 
-    async def _bulk(self, operation: str, names: list[str], ctx: CommandContext) -> None:
+    async def _bulk(self, operation: str, names: list[str], ctx: CommandContext, operation_id: str = "") -> None:
+        progress = Progress(f"workloads_{operation}", len(names), operation_id=operation_id)
+
         async def one(name: str) -> None:
             outcome, error = "done", ""
             try:
                 await self.run(operation, name, ctx)
             except HangarError as exc:
                 outcome, error = "failed", exc.message
-            event = WorkloadOperationCompleted(workload=name, operation=operation, outcome=outcome, error=error)
+            progress.advance(outcome=outcome, workload=name)
+            event = WorkloadOperationCompleted(workload=name, operation=operation, outcome=outcome, error=error,
+                                               operation_id=operation_id, done=progress.done, total=len(names))
             await self.store.append(f"workload-ops:{name}", None, [codec.encode(event, self._meta(ctx))])
 
         results = await asyncio.gather(*(one(n) for n in names), return_exceptions=True)
         for r in results:
             if isinstance(r, Exception):
                 log.error("bulk_operation_failed", operation=operation, error=str(r))
+        progress.finish()
 
     async def close(self) -> None:
         for t in list(self._tasks):

@@ -133,18 +133,48 @@ async function renderGroups() {
 }
 
 // --- discovery -------------------------------------------------------------------------------
+function say(el, text) { $(el).textContent = text; }
+
+async function decide(verb, c) {
+  const q = c.source_id ? `?source_id=${encodeURIComponent(c.source_id)}` : "";
+  try {
+    if (verb === "approve") {
+      const r = await post(`/api/discovery/approve/${encodeURIComponent(c.name)}${q}`);
+      say("#discovery-status", `Approved ${c.name}: now provider ${r.provider_id}.`);
+    } else {
+      await post(`/api/discovery/reject/${encodeURIComponent(c.name)}${q}`, { reason: "rejected from the dashboard" });
+      say("#discovery-status", `Rejected ${c.name}: it is not proposed again until its definition changes.`);
+    }
+    showError(null);
+  } catch (e) { say("#discovery-status", ""); showError(e); }
+  refresh();
+}
+
+async function scanAll() {
+  say("#discovery-status", "Scanning every enabled source…");
+  try {
+    const r = await post("/api/discovery/scan", {});
+    say("#discovery-status", `${r.sources.length} sources scanned in ${(r.duration_ms / 1000).toFixed(2)} s: ` +
+      `${r.providers_found} found, ${r.new} new, ${r.failed} failed.`);
+    showError(null);
+  } catch (e) { say("#discovery-status", ""); showError(e); }
+  refresh();
+}
+
 async function renderDiscovery() {
   const [{ pending }, quarantined] = await Promise.all([get("/api/discovery/pending"), get("/api/discovery/quarantined")]);
-  const actions = (name) => h("span", {},
-    h("button", { type: "button", onclick: () => act(() => post(`/api/discovery/approve/${encodeURIComponent(name)}`)) }, "Approve"),
-    h("button", { type: "button", onclick: () => act(() => post(`/api/discovery/reject/${encodeURIComponent(name)}`,
-      { reason: "dashboard" })) }, "Reject"));
+  const actions = (c) => h("span", {},
+    h("button", { type: "button", "aria-label": `Approve ${c.name}`, onclick: () => decide("approve", c) }, "Approve"),
+    h("button", { type: "button", "aria-label": `Reject ${c.name}`, onclick: () => decide("reject", c) }, "Reject"));
   $("#pending").replaceChildren(pending.length
-    ? table(["Name", "Source", "Mode", "Discovered", ""], pending.map((c) => [c.name, c.source_id, c.mode, c.discovered_at, actions(c.name)]))
+    ? table(["Name", "Source", "Mode", "Discovered", ""], pending.map((c) => [c.name, c.source_id, c.mode, c.discovered_at, actions(c)]),
+            (i) => ({ "data-candidate": pending[i].name }))
     : h("p", { class: "muted" }, "Nothing pending."));
-  const q = Object.values(quarantined.quarantined || quarantined).filter((x) => x && x.provider);
+  const q = Object.values(quarantined.quarantined || {}).filter((x) => x && x.provider);
   $("#quarantined").replaceChildren(q.length
-    ? table(["Name", "Source", "Reason", ""], q.map((c) => [c.provider.name, c.source_id, c.reason, actions(c.provider.name)]))
+    ? table(["Name", "Source", "Reason", ""], q.map((c) => [c.provider.name, c.source_id, c.reason,
+        actions({ name: c.provider.name, source_id: c.source_id })]),
+            (i) => ({ "data-candidate": q[i].provider.name }))
     : h("p", { class: "muted" }, "Nothing quarantined."));
 }
 
@@ -192,6 +222,7 @@ function startEvents() {
       const flt = eventsFilterFromForm();
       if ("filter" in f) return;
       scheduleRefreshFor(f);
+      if (f.event_type === "AlertRaised" || f.event_type === "AlertResolved") refreshAlertCount();
       if (flt.event_types && !flt.event_types.includes(f.event_type)) return;
       if (flt.provider_ids && !flt.provider_ids.includes(f.provider_id)) return;
       onEvent(f);
@@ -230,9 +261,11 @@ function followLogs(id) {
 // --- audit, alerts, metrics ------------------------------------------------------------------
 async function renderAudit() {
   const [alerts, audit] = await Promise.all([get("/api/observability/alerts?limit=50"), get("/api/observability/audit?limit=50")]);
+  showAlertCount(alerts.active);
   $("#alerts").replaceChildren(alerts.alerts.length
     ? table(["Raised", "Level", "State", "Rule", "Target", "Message"], alerts.alerts.map((a) =>
-        [a.raised_at, a.level, stateCell(a.state), a.rule, a.target, a.message]))
+        [a.raised_at, h("span", { class: `level-${a.level}` }, a.level), stateCell(a.state), a.rule, a.target, a.message]),
+        (i) => ({ "data-alert": `${alerts.alerts[i].rule}:${alerts.alerts[i].target}`, "data-state": alerts.alerts[i].state }))
     : h("p", { class: "muted" }, "No alerts."));
   const recs = audit.records;
   $("#audit").replaceChildren(recs.length
@@ -241,17 +274,34 @@ async function renderAudit() {
     : h("p", { class: "muted" }, "No audit records."));
 }
 
+// The count of active alerts rides on the tab, so one firing is seen from any panel.
+function showAlertCount(n) {
+  const badge = $("#alert-count");
+  badge.textContent = n ? String(n) : "";
+  badge.hidden = !n;
+  badge.setAttribute("aria-label", `${n} active alert${n === 1 ? "" : "s"}`);
+}
+
+async function refreshAlertCount() {
+  try { showAlertCount((await get("/api/observability/alerts?state=active&limit=1")).active); } catch { /* shown by the panels */ }
+}
+
 async function renderMetrics() {
   try {
     const hist = await get("/api/observability/metrics/history?minutes=30");
     const cards = Object.entries(hist.series || {}).slice(0, 8).map(([name, pts]) => {
       const values = pts.map((p) => p[1]);
       const last = values.length ? values[values.length - 1] : 0;
-      return h("div", { class: "spark", role: "img", "aria-label": `${name}: ${last}` },
+      return h("div", { class: "spark", role: "img", "data-metric": name,
+                        "aria-label": `${name.replaceAll("_", " ")}: ${last}, ${values.length} points over 30 minutes` },
         h("span", {}, name.replaceAll("_", " ")), h("b", {}, Number.isInteger(last) ? last : last.toFixed(2)), sparkline(values));
     });
     $("#metrics").replaceChildren(...cards);
+    // Follow the server's sampling, within reason (2 to 15 s).
+    state.metricsEvery = Math.min(15, Math.max(2, hist.interval_s || 15)) * 1000;
   } catch { /* the metrics strip is optional: the panels show errors */ }
+  clearTimeout(state.metricsTimer);
+  state.metricsTimer = setTimeout(renderMetrics, state.metricsEvery || 15000);
 }
 
 function reconnectSockets() {
@@ -263,6 +313,7 @@ function reconnectSockets() {
 // --- start -----------------------------------------------------------------------------------
 for (const b of document.querySelectorAll("nav button")) b.addEventListener("click", () => showTab(b.dataset.tab));
 $("#logs-provider").addEventListener("change", (e) => followLogs(e.target.value));
+$("#scan-all").addEventListener("click", scanAll);
 $("#catalog-search").addEventListener("input", () => refresh("catalog"));
 $("#events-filter").addEventListener("submit", (e) => { e.preventDefault(); $("#events").replaceChildren(); });
 $("#events-clear").addEventListener("click", () => { $("#events-filter").reset(); $("#events").replaceChildren(); });
@@ -270,7 +321,7 @@ $("#events-clear").addEventListener("click", () => { $("#events-filter").reset()
 (async () => {
   await get("/api/system").catch(showError);  // asks for a key first when auth is on
   startEvents();
+  refreshAlertCount();
   showTab("providers");
-  renderMetrics();
-  setInterval(renderMetrics, 15000);
+  renderMetrics();  // then again at the server's sampling interval
 })();

@@ -16,10 +16,11 @@ export function h(tag, attrs = {}, ...children) {
 
 export const stateCell = (s) => h("span", { class: `state-${s}` }, s ?? "-");
 
-export function table(columns, rows) {
+// `rowAttrs(i)`: attributes of the i-th row (a data-* key tests and scripts can find it by).
+export function table(columns, rows, rowAttrs = () => ({})) {
   return h("table", {},
     h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c)))),
-    h("tbody", {}, rows.map((r) => h("tr", {}, r.map((c) => h("td", {}, c))))));
+    h("tbody", {}, rows.map((r, i) => h("tr", rowAttrs(i), r.map((c) => h("td", {}, c))))));
 }
 
 export function sparkline(values) {
@@ -27,6 +28,7 @@ export function sparkline(values) {
   const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
   svg.setAttribute("viewBox", `0 0 ${w} ${hgt}`);
   svg.setAttribute("aria-hidden", "true");
+  svg.dataset.points = String(values.length);
   if (values.length > 1) {
     const min = Math.min(...values), max = Math.max(...values), span = max - min || 1;
     const pts = values.map((v, i) => `${(i / (values.length - 1)) * w},${hgt - 2 - ((v - min) / span) * (hgt - 4)}`);
