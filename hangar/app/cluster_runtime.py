@@ -111,8 +111,9 @@ class _RemoteConnection:
     def alive(self) -> bool:
         return True
 
-    async def request(self, method: str, params: dict[str, Any], timeout_s: float) -> Any:
-        op = self._runtime._op("request", self._pid, self._ctx, method=method, arguments=params, timeout_s=timeout_s)
+    async def request(self, method: str, params: dict[str, Any] | None, timeout_s: float) -> Any:
+        op = self._runtime._op("request", self._pid, self._ctx, method=method, arguments=params or {},
+                               timeout_s=timeout_s)
         return (await self._runtime.forward(op)).result
 
 
