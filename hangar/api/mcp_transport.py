@@ -79,7 +79,11 @@ class DeferredStreamTransport(StreamableHTTPServerTransport):
         streams = anyio.create_memory_object_stream[EventMessage](REQUEST_STREAM_BUFFER_SIZE)
         self._request_streams[request_id] = streams
         try:
-            await writer.send(self._create_session_message(message, request, request_id, version))
+            try:
+                await writer.send(self._create_session_message(message, request, request_id, version))
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                await self._send_whole(send, 404, _TERMINATED)  # the session ended just now
+                return
             await self._answer(scope, receive, send, streams[1])
         finally:
             await self._clean_up_memory_streams(request_id)
