@@ -6,7 +6,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import HangarProcess
+from tests.support import HangarProcess, running
 
 
 @pytest.fixture(scope="module")
@@ -20,14 +20,8 @@ def hangar(
     tmp_path_factory: pytest.TempPathFactory, hangar_config: str, request: pytest.FixtureRequest
 ) -> Iterator[HangarProcess]:
     """One Hangar server per test module (start-up costs about a second)."""
-    work = Path(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]))
-    cfg = work / "hangar.yaml"
-    cfg.write_text(hangar_config or "providers: {}\n")
-    proc = HangarProcess(work, config=cfg).start()
-    try:
+    with running(Path(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])), hangar_config) as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -106,6 +110,30 @@ class HangarProcess:
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.base, timeout=30)
+
+
+@contextmanager
+def running(work: Path, config_text: str = "", **options: Any) -> Iterator[HangarProcess]:
+    """A server in ``work`` started from ``config_text`` (``providers: {}`` when empty), stopped
+    on leaving: the body of every suite's shared-server fixture."""
+    cfg = work / "hangar.yaml"
+    cfg.write_text(config_text or "providers: {}\n")
+    proc = HangarProcess(work, config=cfg, **options).start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="package")
+def package_hangar(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest, package_config: str
+) -> Iterator[HangarProcess]:
+    """One server for a whole test package whose modules touch disjoint data (start-up is the
+    dearest part). A package's conftest binds it as its ``hangar`` and says its config with a
+    package-scoped ``package_config`` fixture."""
+    with running(Path(tmp_path_factory.mktemp(request.node.name.replace("/", "-"))), package_config) as proc:
+        yield proc
 
 
 STDIO_FIXTURE = REPO / "tests" / "fixtures" / "stdio_server.py"

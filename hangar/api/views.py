@@ -55,16 +55,9 @@ class ProviderConfigBody(msgspec.Struct):
     call_timeout_s: float
 
 
-class ProviderDetail(msgspec.Struct):
-    provider: str
-    provider_id: str
-    state: str
-    mode: str
-    alive: bool
-    tools_count: int
-    health_status: str
-    tools_predefined: bool
-    description: str | None
+class ProviderDetail(ProviderSummary):
+    """``GET /api/providers/{id}``: the list row, then the detail."""
+
     tools: list[ToolBody]
     health: HealthBody
     config: ProviderConfigBody
@@ -108,17 +101,8 @@ def health_body(view: ProviderView) -> HealthBody:
 
 def provider_detail(services: Services, view: ProviderView) -> ProviderDetail:
     s = view.spec
-    summary = services.providers.summary(view)
     return ProviderDetail(
-        provider=view.provider_id,
-        provider_id=view.provider_id,
-        state=view.state,
-        mode=s.mode,
-        alive=summary.alive,
-        tools_count=summary.tools_count,
-        health_status=summary.health_status,
-        tools_predefined=summary.tools_predefined,
-        description=s.description,
+        **msgspec.structs.asdict(services.providers.summary(view)),
         tools=tools_body(view),
         health=health_body(view),
         config=ProviderConfigBody(

@@ -7,7 +7,6 @@ projections have seen the new events, so every 2xx is visible to the very next q
 
 from __future__ import annotations
 
-import contextvars
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -16,6 +15,7 @@ import msgspec
 import structlog
 
 from hangar.app.codec import EventMetadata, new_id
+from hangar.app.units import RUNNING, RiderFactory, Running
 from hangar.domain.errors import HangarError
 
 log = structlog.get_logger("hangar.bus")
@@ -42,24 +42,6 @@ class CommandContext(msgspec.Struct, frozen=True, kw_only=True):
 SYSTEM = CommandContext(principal="system")
 
 
-class Running:
-    """The command a coroutine is executing (see ``RUNNING``)."""
-
-    __slots__ = ("audited", "command", "command_id", "ctx", "open")
-
-    def __init__(self, command: Any, ctx: CommandContext, command_id: str) -> None:
-        self.command = command
-        self.ctx = ctx
-        self.command_id = command_id
-        self.open = True
-        self.audited: list[str] | None = None
-        """Event types whose append carried this command's audit record (see ``AuditRecorder``)."""
-
-
-RUNNING: contextvars.ContextVar[Running | None] = contextvars.ContextVar("hangar_running_command", default=None)
-"""Set while a handler runs. A task spawned meanwhile inherits it; once the command is over it is
-closed."""
-
 def follow(ctx: CommandContext, meta: EventMetadata) -> CommandContext:
     """The context for commands a handler sends on behalf of its own: same principal and
     correlation id, and no ``If-Match`` (that precondition was the outer command's)."""
@@ -67,6 +49,7 @@ def follow(ctx: CommandContext, meta: EventMetadata) -> CommandContext:
 
 Handler = Callable[[Any, CommandContext, EventMetadata], Awaitable[Any]]
 CommandObserver = Callable[[Any, CommandContext, str, Exception | None], None]
+MultiStep = bool | Callable[[Any], bool]
 SpanFactory = Callable[[str], AbstractContextManager[str | None]]
 """Opens a trace span named after the command; yields the trace id (None when not traced)."""
 
@@ -77,11 +60,22 @@ class CommandBus:
         self._observers: list[CommandObserver] = []
         self.instance = instance
         self._span = span
+        self._multi_step: dict[type, MultiStep] = {}
+        self._rider: RiderFactory | None = None
 
-    def register(self, command_type: type, handler: Handler) -> None:
+    def register(self, command_type: type, handler: Handler, *, multi_step: MultiStep = False) -> None:
+        """``multi_step``: the handler may append more than once, or fail after appending (a
+        follow-up restart, a refresh that records its failure); then its audit record waits for
+        the outcome instead of riding on the first append. A predicate decides per command."""
         if command_type in self._handlers:
             raise ValueError(f"handler for {command_type.__name__} registered twice")
         self._handlers[command_type] = handler
+        if multi_step:
+            self._multi_step[command_type] = multi_step
+
+    def carry(self, rider: RiderFactory) -> None:
+        """The audit record a command's first append carries (see ``hangar.app.units``)."""
+        self._rider = rider
 
     def observe(self, observer: CommandObserver) -> None:
         """Observers see every command and its outcome (audit, metrics)."""
@@ -99,7 +93,9 @@ class CommandBus:
         meta = ctx.metadata(command_id, self.instance)
         if trace_id is not None:
             meta = msgspec.structs.replace(meta, trace_id=trace_id)
-        running = Running(command, ctx, command_id)
+        steps = self._multi_step.get(type(command), False)
+        single = not (steps(command) if callable(steps) else steps)
+        running = Running(command, ctx, command_id, self._rider if single else None)
         token = RUNNING.set(running)
         try:
             try:

@@ -96,7 +96,7 @@ class Catalog:
         bus.register(AddCatalogEntry, self.add)
         bus.register(RemoveCatalogEntry, self.remove)
         bus.register(DeployCatalogEntry, self.deploy)
-        bus.register(ImportCatalog, self.import_entries)
+        bus.register(ImportCatalog, self.import_entries, multi_step=True)
 
     def _seal(self, entry: CatalogEntryData, previous: CatalogEntryData | None = None) -> CatalogEntryData:
         """The same sealing policy as providers: secret env values (and secret defaults) are

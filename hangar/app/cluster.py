@@ -167,18 +167,30 @@ class Leadership:
                 await self.coord.release(LEADER_LEASE, self.instance_id)
 
 
+_Waiter = tuple[float, "asyncio.Future[float]"]
+"""A request waiting for its principal's next upsert: when it came, and its answer."""
+
+
 class SharedRateLimit:
     """``rate`` requests per principal per second across every replica.
 
-    Each request adds one to the principal's row for the current one-second window (one atomic
-    upsert). Once a window is spent the replica remembers it and refuses locally until the window
-    ends, so the writes per principal and window are bounded by the limit plus the replicas.
+    Requests add to the principal's row for the current one-second window with one atomic upsert
+    that returns the new count. Requests of one principal that arrive while its upsert is in
+    flight wait for it and then share the next one (``n`` added at once, each admitted by its
+    place in the count): a replica writes the row at most once per round trip per principal
+    instead of once per request, which would queue on the row's lock anyway. Every request is
+    still counted, so the limit holds across replicas exactly as before. Once a window is spent
+    the replica remembers it and refuses locally until the window ends, so the writes per
+    principal and window are bounded by the limit plus the replicas.
     """
 
     def __init__(self, coord: Coordination, rate: float) -> None:
         self.coord = coord
         self.limit = max(1, math.floor(rate))
         self._spent: dict[str, int] = {}  # principal → window known to be used up
+        self._waiting: dict[str, list[_Waiter]] = {}
+        """Principals with an upsert in flight → the requests that will share the next one."""
+        self._flushers: set[asyncio.Task[None]] = set()
 
     async def take(self, principal: str, now: float | None = None) -> float:
         """0.0 when admitted, else seconds until the next window."""
@@ -186,13 +198,47 @@ class SharedRateLimit:
         window = int(now)
         if self._spent.get(principal) == window:
             return window + 1 - now
-        count = await self.coord.hit(f"rate:{principal}", window)
-        if count <= self.limit:
-            return 0.0
-        if len(self._spent) > 10_000:
-            self._spent.clear()
-        self._spent[principal] = window
-        return window + 1 - now
+        fut: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        waiting = self._waiting.get(principal)
+        if waiting is not None:
+            waiting.append((now, fut))
+        else:
+            self._waiting[principal] = [(now, fut)]
+            # A task, not the first caller: its request may be cancelled, the others' may not.
+            task = asyncio.create_task(self._flush(principal))
+            self._flushers.add(task)
+            task.add_done_callback(self._flushers.discard)
+        return await asyncio.shield(fut)
+
+    async def _flush(self, principal: str) -> None:
+        try:
+            while batch := self._waiting.get(principal):
+                self._waiting[principal] = []  # later arrivals wait for the next round trip
+                # Counted now, so in the newest window among them (a request that waited across
+                # a window boundary does not count in a window that is over).
+                window = max(int(now) for now, _ in batch)
+                try:
+                    count = await self.coord.hit(f"rate:{principal}", window, len(batch))
+                except Exception as exc:
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                    continue
+                self._answer(principal, window, count, batch)
+        finally:
+            for _, fut in self._waiting.pop(principal, []):
+                if not fut.done():
+                    fut.cancel()
+
+    def _answer(self, principal: str, window: int, count: int, items: list[_Waiter]) -> None:
+        before = count - len(items)  # the window's count before this batch
+        for place, (now, fut) in enumerate(items, 1):
+            if not fut.done():
+                fut.set_result(0.0 if before + place <= self.limit else window + 1 - now)
+        if count > self.limit:
+            if len(self._spent) > 10_000:
+                self._spent.clear()
+            self._spent[principal] = window
 
 
 class SharedLockouts:

@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from hangar.app import units
 from hangar.app.ports import EventStore, NewEvent, RecordedEvent
 from hangar.domain.events import DomainEvent, Event
 
@@ -116,4 +117,4 @@ def now() -> float:
 async def append_one(store: EventStore, stream_id: str, event: Event, metadata: EventMetadata) -> tuple[int, int]:
     """Append one event to a stream with no expected version (streams that only record facts:
     calls, audit, security, config, maintenance); returns the stream version and position."""
-    return await store.append(stream_id, None, [encode(event, metadata)])
+    return await units.append(store, stream_id, None, [encode(event, metadata)])

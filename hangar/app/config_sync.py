@@ -177,7 +177,7 @@ class ConfigSync:
         self.sections.append(section)
 
     def register_with(self, bus: CommandBus) -> None:
-        bus.register(ReloadConfig, self._handle_reload)
+        bus.register(ReloadConfig, self._handle_reload, multi_step=True)
         bus.register(BackupConfig, self._handle_backup)
 
     async def _handle_backup(self, cmd: BackupConfig, ctx: CommandContext, meta: EventMetadata) -> BackupResult:

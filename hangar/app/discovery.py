@@ -152,7 +152,7 @@ class DiscoveryService:
         bus.register(RegisterSource, self.register_source)
         bus.register(UpdateSource, self.update_source)
         bus.register(DeregisterSource, self.deregister_source)
-        bus.register(ScanSource, self.scan)
+        bus.register(ScanSource, self.scan, multi_step=True)
         bus.register(ScanSources, self.scan_many)
         bus.register(ApproveCandidate, self.approve)
         bus.register(RejectCandidate, self.reject)

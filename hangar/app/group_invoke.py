@@ -84,15 +84,9 @@ class RecordGroupCircuit(msgspec.Struct, frozen=True, kw_only=True):
     reason: str
 
 
-class GroupInvokeResult(msgspec.Struct, kw_only=True):
+class GroupInvokeResult(InvokeResult, kw_only=True):
     """The provider invoke route's shape, plus which group served it and how many tries it took."""
 
-    provider_id: str
-    tool: str
-    result: list[dict[str, Any]]
-    is_error: bool
-    duration_ms: float
-    structured_content: dict[str, Any] | None = None
     group_id: str
     attempts: int
 

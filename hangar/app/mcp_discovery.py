@@ -26,7 +26,7 @@ from typing import Any
 import msgspec
 import structlog
 
-from hangar.app import codec
+from hangar.app import codec, units
 from hangar.app.bus import SYSTEM, CommandBus
 from hangar.app.codec import EventMetadata, new_id
 from hangar.app.lifecycle import StartProvider
@@ -153,7 +153,7 @@ class McpDiscovery:
             resource_templates=found.resource_templates, prompts=found.prompts,
         )
         with contextlib.suppress(HangarError):
-            await self._store.append(offerings_stream_id(provider_id), ANY_VERSION, [codec.encode(event, meta)])
+            await units.append(self._store, offerings_stream_id(provider_id), ANY_VERSION, [codec.encode(event, meta)])
 
 
 async def _list_all(request: Any, method: str, key: str) -> list[dict[str, Any]]:

@@ -56,14 +56,16 @@ class EventStore(Protocol):
         """Flush pending appends and release every connection."""
 
     async def append(
-        self, stream_id: str, expected_version: int | None, events: Sequence[NewEvent]
+        self, stream_id: str, expected_version: int | None, events: Sequence[NewEvent], *,
+        rider: tuple[str, tuple[NewEvent, ...]] | None = None,
     ) -> tuple[int, int]:
         """Append atomically; returns ``(new_stream_version, last_global_position)``.
 
         ``expected_version`` is the stream's current version (0 for a new stream) or
         ``None`` to skip the check. Raises ``ConcurrencyError`` on mismatch. Appending
         events whose ids are already stored in that stream succeeds without writing
-        (a retried request).
+        (a retried request). ``rider``: events for another stream (no version check) written
+        in the same transaction, only if these are accepted; the position answered covers them.
         """
         ...
 

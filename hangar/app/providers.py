@@ -73,8 +73,9 @@ class ProviderDefinitions:
         self.secrets = secrets
 
     def register_with(self, bus: CommandBus) -> None:
-        bus.register(RegisterProvider, self.register)
-        bus.register(UpdateProvider, self.update)
+        # An update restarts a running provider afterwards, and that may fail.
+        bus.register(RegisterProvider, self.register, multi_step=lambda cmd: bool(cmd.upsert))
+        bus.register(UpdateProvider, self.update, multi_step=True)
         bus.register(DeregisterProvider, self.deregister)
 
     async def register(self, cmd: RegisterProvider, ctx: CommandContext, meta: EventMetadata) -> bool:

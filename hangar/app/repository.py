@@ -11,7 +11,7 @@ from typing import Generic, Protocol, TypeVar
 
 import structlog
 
-from hangar.app import codec
+from hangar.app import codec, units
 from hangar.app.codec import EventMetadata
 from hangar.app.ports import EventStore, Snapshot
 from hangar.domain.errors import ConcurrencyError, PreconditionFailedError
@@ -132,8 +132,8 @@ class Repository(Generic[A]):
                 return SaveResult(agg, [], None)
             expected = agg.version
             try:
-                version, position = await self._store.append(
-                    sid, expected, [codec.encode(e, meta) for e in events]
+                version, position = await units.append(
+                    self._store, sid, expected, [codec.encode(e, meta) for e in events]
                 )
             except ConcurrencyError:
                 self.forget(aggregate_id)

@@ -25,15 +25,21 @@ from hangar.domain.provider_spec import ToolSpec
 # --- the facts --------------------------------------------------------------------------------
 
 
-class BeginProviderStart(msgspec.Struct, frozen=True, kw_only=True):
+class ProviderFact(msgspec.Struct, frozen=True, kw_only=True):
+    """Something the supervisor saw happen to one provider; its aggregate decides the events."""
+
     provider_id: str
 
+    def decide(self, p: Provider) -> list[Event]:
+        raise NotImplementedError
+
+
+class BeginProviderStart(ProviderFact, frozen=True, kw_only=True):
     def decide(self, p: Provider) -> list[Event]:
         return p.begin_start()
 
 
-class RecordProviderStarted(msgspec.Struct, frozen=True, kw_only=True):
-    provider_id: str
+class RecordProviderStarted(ProviderFact, frozen=True, kw_only=True):
     duration_ms: float
     tools: list[ToolSpec]
     server_name: str = ""
@@ -43,8 +49,7 @@ class RecordProviderStarted(msgspec.Struct, frozen=True, kw_only=True):
         return p.record_started(self.duration_ms, self.tools, self.server_name, self.server_version)
 
 
-class RecordProviderStartFailed(msgspec.Struct, frozen=True, kw_only=True):
-    provider_id: str
+class RecordProviderStartFailed(ProviderFact, frozen=True, kw_only=True):
     error: str
     attempt: int
 
@@ -52,24 +57,21 @@ class RecordProviderStartFailed(msgspec.Struct, frozen=True, kw_only=True):
         return p.record_start_failed(self.error, self.attempt)
 
 
-class RecordProviderStopped(msgspec.Struct, frozen=True, kw_only=True):
-    provider_id: str
+class RecordProviderStopped(ProviderFact, frozen=True, kw_only=True):
     reason: str
 
     def decide(self, p: Provider) -> list[Event]:
         return p.record_stopped(self.reason)
 
 
-class RecordProviderCrashed(msgspec.Struct, frozen=True, kw_only=True):
-    provider_id: str
+class RecordProviderCrashed(ProviderFact, frozen=True, kw_only=True):
     reason: str
 
     def decide(self, p: Provider) -> list[Event]:
         return p.record_crashed(self.reason)
 
 
-class RecordHealthCheck(msgspec.Struct, frozen=True, kw_only=True):
-    provider_id: str
+class RecordHealthCheck(ProviderFact, frozen=True, kw_only=True):
     ok: bool
     duration_ms: float = 0.0
     error: str = ""
@@ -81,23 +83,21 @@ class RecordHealthCheck(msgspec.Struct, frozen=True, kw_only=True):
                                degraded_after=self.degraded_after, dead_after=self.dead_after)
 
 
-class RecordBreakerState(msgspec.Struct, frozen=True, kw_only=True):
-    provider_id: str
+class RecordBreakerState(ProviderFact, frozen=True, kw_only=True):
     state: str
 
     def decide(self, p: Provider) -> list[Event]:
         return p.record_breaker(self.state)
 
 
-class RecordProviderTools(msgspec.Struct, frozen=True, kw_only=True):
-    provider_id: str
+class RecordProviderTools(ProviderFact, frozen=True, kw_only=True):
     tools: list[ToolSpec]
 
     def decide(self, p: Provider) -> list[Event]:
         return p.record_tools(self.tools)
 
 
-RUNTIME_FACTS: tuple[type[Any], ...] = (
+RUNTIME_FACTS: tuple[type[ProviderFact], ...] = (
     BeginProviderStart, RecordProviderStarted, RecordProviderStartFailed, RecordProviderStopped,
     RecordProviderCrashed, RecordHealthCheck, RecordBreakerState, RecordProviderTools,
 )
@@ -106,7 +106,7 @@ RUNTIME_FACTS: tuple[type[Any], ...] = (
 def register_runtime_facts(bus: CommandBus, repo: ProviderRepository) -> None:
     """One handler for every fact: the aggregate decides, the bus stamps the metadata."""
 
-    async def record(cmd: Any, ctx: CommandContext, meta: EventMetadata) -> SaveResult[Provider]:
+    async def record(cmd: ProviderFact, ctx: CommandContext, meta: EventMetadata) -> SaveResult[Provider]:
         # A fact is never conditional on the caller's If-Match: it already happened.
         return await repo.execute(cmd.provider_id, cmd.decide, meta)
 

@@ -163,7 +163,7 @@ class SkillsRegistry:
     def register_with(self, bus: CommandBus) -> None:
         bus.register(PublishSkill, self.publish)
         bus.register(DeleteSkillVersion, self.delete)
-        bus.register(MirrorSkills, self.mirror)
+        bus.register(MirrorSkills, self.mirror, multi_step=True)
 
     async def publish(self, cmd: PublishSkill, ctx: CommandContext, meta: EventMetadata) -> SkillData:
         (await self.registries.load(cmd.registry)).require_managed()

@@ -38,12 +38,16 @@ class RoundRobin:
     def __init__(self) -> None:
         self._next = 0
 
-    def order(self, candidates: Sequence[Candidate]) -> list[str]:
+    def _rotated(self, candidates: Sequence[Candidate]) -> list[Candidate]:
+        """The candidates starting one further along than last time."""
         if not candidates:
             return []
         start = self._next % len(candidates)
         self._next += 1
-        return [c.member_id for c in _rotate(candidates, start)]
+        return _rotate(candidates, start)
+
+    def order(self, candidates: Sequence[Candidate]) -> list[str]:
+        return [c.member_id for c in self._rotated(candidates)]
 
 
 class SmoothWeightedRoundRobin:
@@ -73,21 +77,13 @@ class SmoothWeightedRoundRobin:
         return [c.member_id for c in ranked]
 
 
-class LeastConnections:
-    """Fewest calls in flight first; ties rotate so idle members share the load evenly."""
+class LeastConnections(RoundRobin):
+    """Fewest calls in flight first; ties rotate (round robin) so idle members share the load."""
 
     name = "least_connections"
 
-    def __init__(self) -> None:
-        self._next = 0
-
     def order(self, candidates: Sequence[Candidate]) -> list[str]:
-        if not candidates:
-            return []
-        start = self._next % len(candidates)
-        self._next += 1
-        rotated = _rotate(candidates, start)
-        return [c.member_id for c in sorted(rotated, key=lambda c: c.inflight)]
+        return [c.member_id for c in sorted(self._rotated(candidates), key=lambda c: c.inflight)]
 
 
 class WeightedRandom:

@@ -382,11 +382,12 @@ class InstrumentedStore:
         await self.inner.close()
 
     async def append(
-        self, stream_id: str, expected_version: int | None, events: Sequence[NewEvent]
+        self, stream_id: str, expected_version: int | None, events: Sequence[NewEvent], *,
+        rider: tuple[str, tuple[NewEvent, ...]] | None = None,
     ) -> tuple[int, int]:
         started = time.perf_counter()
         try:
-            version, position = await self.inner.append(stream_id, expected_version, events)
+            version, position = await self.inner.append(stream_id, expected_version, events, rider=rider)
         except Exception as exc:
             self._m.append_failures.labels(type(exc).__name__).inc()
             raise

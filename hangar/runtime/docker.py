@@ -113,19 +113,9 @@ class DockerClient(LineRpcClient):
             await self._connect(raw)
             info = await self._handshake(self._start_timeout_s)
         except BaseException as exc:
-            await self.close()
-            if isinstance(exc, ProviderUnavailable | asyncio.CancelledError):
-                raise
-            raise ProviderUnavailable(f"provider {self.provider_id} failed to initialise: {exc}") from exc
+            await self._abort_start(exc)
         self._started = True
         return info
-
-    async def close(self) -> None:
-        """Idempotent; concurrent callers share one stop sequence."""
-        if self._close_task is None:
-            self._close_task = asyncio.get_running_loop().create_task(self._close())
-        # Shielded so that a cancelled caller cannot abandon a half-removed container.
-        await asyncio.shield(self._close_task)
 
     # --- engine calls (blocking, on the engine's threads) --------------------------------------
 
@@ -242,12 +232,6 @@ class DockerClient(LineRpcClient):
 
     # --- exit handling -------------------------------------------------------------------------
 
-    def _connection_lost(self) -> None:
-        """The attach stream ended: the container exited (or the engine went away)."""
-        if self._state != "running" or self._lost_task is not None:
-            return
-        self._lost_task = asyncio.get_running_loop().create_task(self._handle_lost())
-
     async def _handle_lost(self) -> None:
         api = self._api
         rc: int | None = None
@@ -257,23 +241,14 @@ class DockerClient(LineRpcClient):
         if self._state != "running":
             return
         self.exit_code = rc
-        last = self.logs.last_line("stderr")
-        why = f"container exited with code {rc}" if rc is not None else "container closed its output"
-        msg = f"provider {self.provider_id}: {why}" + (f"; last stderr: {last}" if last else "")
-        self._failure = failure = ProviderCrashed(msg, returncode=rc, last_stderr=last)
-        self._pending.fail_all(failure.again)
+        self._crashed(f": container exited with code {rc}" if rc is not None else ": container closed its output", rc)
         # Nobody calls close() on a crashed connection: leave no container behind ourselves.
         if api is not None:
             try:
                 await self._engine.run(self._stop_and_remove, api, rc is not None)
             except Exception as exc:
                 log.warning("could not remove container %s of %s: %s", self.container_name, self.provider_id, exc)
-        # A failure during start() is reported by start() raising, not by on_exit as well.
-        if self._on_exit is not None and self._started:
-            try:
-                self._on_exit(rc)
-            except Exception:
-                log.exception("on_exit callback failed for provider %s", self.provider_id)
+        self._tell_exit(rc)
 
     async def _close(self) -> None:
         was_running = self._state == "running"

@@ -11,7 +11,8 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 import msgspec
 
@@ -31,6 +32,10 @@ class LineRpcClient(BaseMcpClient):
     _pending: jsonrpc.PendingRequests
     _failure: ProviderCrashed | None
     _state: str
+    _started: bool
+    _on_exit: Callable[[Any], None] | None  # the exit code (None: unknown)
+    _close_task: asyncio.Task[None] | None
+    _lost_task: asyncio.Task[None] | None
     _wire_name = "stdin"
     """How a failed write is described ("stdin closed", "container stdin closed")."""
 
@@ -44,6 +49,51 @@ class LineRpcClient(BaseMcpClient):
 
     @abc.abstractmethod
     async def _drain(self) -> None: ...
+
+    @abc.abstractmethod
+    async def _close(self) -> None:
+        """Stop the server and release everything (runs once, see ``close``)."""
+
+    @abc.abstractmethod
+    async def _handle_lost(self) -> None:
+        """The server went away on its own: record why, clean up, tell ``on_exit``."""
+
+    # --- start, stop and loss, the same for a process and a container ----------------------------
+
+    async def _abort_start(self, exc: BaseException) -> NoReturn:
+        """A start that failed part-way: close what was set up, then raise (as unavailable)."""
+        await self.close()
+        if isinstance(exc, ProviderUnavailable | asyncio.CancelledError):
+            raise exc
+        raise ProviderUnavailable(f"provider {self.provider_id} failed to initialise: {exc}") from exc
+
+    async def close(self) -> None:
+        """Idempotent; concurrent callers share one stop sequence."""
+        if self._close_task is None:
+            self._close_task = asyncio.get_running_loop().create_task(self._close())
+        # Shielded so that a cancelled caller cannot abandon a half-stopped process or container.
+        await asyncio.shield(self._close_task)
+
+    def _connection_lost(self) -> None:
+        """The server's output ended or it exited, whichever is seen first; during close() a no-op."""
+        if self._state != "running" or self._lost_task is not None:
+            return
+        self._lost_task = asyncio.get_running_loop().create_task(self._handle_lost())
+
+    def _crashed(self, why: str, rc: int | None) -> None:
+        """Fail every pending request with the crash, its last stderr line included."""
+        last = self.logs.last_line("stderr")
+        msg = f"provider {self.provider_id}{why}" + (f"; last stderr: {last}" if last else "")
+        self._failure = failure = ProviderCrashed(msg, returncode=rc, last_stderr=last)
+        self._pending.fail_all(failure.again)
+
+    def _tell_exit(self, rc: int | None) -> None:
+        # A failure during start() is reported by start() raising, not by on_exit as well.
+        if self._on_exit is not None and self._started:
+            try:
+                self._on_exit(rc)
+            except Exception:
+                log.exception("on_exit callback failed for provider %s", self.provider_id)
 
     async def _request(self, method: str, params: Any, timeout_s: float) -> msgspec.Raw:
         if self._failure is not None:

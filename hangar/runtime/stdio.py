@@ -121,19 +121,9 @@ class StdioClient(LineRpcClient):
         try:
             info = await self._handshake(self._start_timeout_s)
         except BaseException as exc:
-            await self.close()
-            if isinstance(exc, ProviderUnavailable | asyncio.CancelledError):
-                raise
-            raise ProviderUnavailable(f"provider {self.provider_id} failed to initialise: {exc}") from exc
+            await self._abort_start(exc)
         self._started = True
         return info
-
-    async def close(self) -> None:
-        """Idempotent; concurrent callers share one stop sequence."""
-        if self._close_task is None:
-            self._close_task = asyncio.get_running_loop().create_task(self._close())
-        # Shielded so that a cancelled caller cannot abandon a half-stopped process group.
-        await asyncio.shield(self._close_task)
 
     # --- transport primitives ------------------------------------------------------------------
 
@@ -191,12 +181,6 @@ class StdioClient(LineRpcClient):
 
     # --- exit handling -------------------------------------------------------------------------
 
-    def _connection_lost(self) -> None:
-        """Process exit or stdout EOF, whichever is seen first; during close() this is a no-op."""
-        if self._state != "running" or self._lost_task is not None:
-            return
-        self._lost_task = asyncio.get_running_loop().create_task(self._handle_lost())
-
     async def _handle_lost(self) -> None:
         proc = self._proc
         assert proc is not None and self._stdout_done is not None and self._stderr_done is not None
@@ -206,11 +190,7 @@ class StdioClient(LineRpcClient):
         if self._state != "running":
             return
         rc = proc.returncode
-        last = self.logs.last_line("stderr")
-        why = f"exited with code {rc}" if rc is not None else "closed its stdout"
-        msg = f"provider {self.provider_id} {why}" + (f"; last stderr: {last}" if last else "")
-        self._failure = failure = ProviderCrashed(msg, returncode=rc, last_stderr=last)
-        self._pending.fail_all(failure.again)
+        self._crashed(f" exited with code {rc}" if rc is not None else " closed its stdout", rc)
         # Either the leader is gone and whatever it forked is orphaned with no one to stop it,
         # or it closed stdout and can never answer again: both ways the group has to go.
         proc.kill_group()
@@ -218,12 +198,8 @@ class StdioClient(LineRpcClient):
             rc = proc.returncode
         if self._reaper is not None and rc is not None:
             self._reaper.untrack(proc.pgid)
-        # A failure during start() is reported by start() raising, not by on_exit as well.
-        if rc is not None and self._on_exit is not None and self._started and self._state == "running":
-            try:
-                self._on_exit(rc)
-            except Exception:
-                log.exception("on_exit callback failed for provider %s", self.provider_id)
+        if rc is not None and self._state == "running":
+            self._tell_exit(rc)
 
     async def _close(self) -> None:
         proc = self._proc

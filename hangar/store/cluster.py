@@ -165,13 +165,18 @@ class ClusterStore:
     # -- shared counters -----------------------------------------------------------------------
 
     async def hit(self, bucket: str, window: int, n: int = 1) -> int:
-        """Count ``n`` hits on ``bucket`` in fixed window ``window``; returns the window's count."""
+        """Count ``n`` hits on ``bucket`` in fixed window ``window``; returns the window's count.
+
+        The row never goes back to an older window: hits stamped with one (a request that waited,
+        a replica whose clock is behind) count in the row's newer window instead of restarting
+        the count, which would admit a second limit's worth in that window."""
+        newer = rate_counters.c.win >= window
         stmt = self._insert(rate_counters).values(bucket=bucket, win=window, count=n)
         stmt = stmt.on_conflict_do_update(
             index_elements=[rate_counters.c.bucket],
             set_={
-                "count": sa.case((rate_counters.c.win == window, rate_counters.c.count + n), else_=n),
-                "win": window,
+                "count": sa.case((newer, rate_counters.c.count + n), else_=n),
+                "win": sa.case((newer, rate_counters.c.win), else_=window),
             },
         ).returning(rate_counters.c.count)
         async with self.engine.begin() as conn:

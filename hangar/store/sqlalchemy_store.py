@@ -26,11 +26,9 @@ from .errors import StoreClosedError
 from .schema import EVENT_COLUMNS, events, read_model_checkpoints, snapshots
 from .sql import Statements, heads_from_rows
 from .subscription import LiveTail, Notifier, subscription
-from .writer import GroupCommitWriter
+from .writer import GroupCommitWriter, Rider
 
 log = logging.getLogger(__name__)
-
-RiderHook = Callable[[str, tuple[NewEvent, ...]], tuple[str, tuple[NewEvent, ...], Callable[[bool], None]] | None]
 
 
 class SqlEventStore:
@@ -64,7 +62,6 @@ class SqlEventStore:
         self._idle = asyncio.Event()
         self._idle.set()
         self._before_commit: Callable[[], Awaitable[None]] | None = None
-        self._rider: RiderHook | None = None
         self._listener: asyncio.Task[None] | None = None
         self._log_sql: dict[tuple[Any, ...], CompiledSql] = {}
 
@@ -195,7 +192,9 @@ class SqlEventStore:
 
     # -- writes --------------------------------------------------------------------------------
 
-    async def append(self, stream_id: str, expected_version: int | None, events: Sequence[NewEvent]) -> tuple[int, int]:
+    async def append(
+        self, stream_id: str, expected_version: int | None, events: Sequence[NewEvent], *, rider: Rider | None = None
+    ) -> tuple[int, int]:
         if self._writer is None:
             raise StoreClosedError("event store not started")
         batch = tuple(events)
@@ -204,25 +203,9 @@ class SqlEventStore:
             if expected_version is not None and expected_version != version:
                 raise ConcurrencyError(stream_id, expected_version, version)
             return version, await self.last_position()
-        rider = self._rider(stream_id, batch) if self._rider is not None else None
-        if rider is None:
-            return await self._writer.submit(stream_id, expected_version, batch)
-        rider_stream, rider_events, written = rider
-        if rider_stream == stream_id:
+        if rider is not None and rider[0] == stream_id:
             raise ValueError("a rider must go to another stream")
-        try:
-            answer = await self._writer.submit(stream_id, expected_version, batch, (rider_stream, rider_events))
-        except BaseException:
-            written(False)
-            raise
-        written(True)
-        return answer
-
-    def set_rider(self, rider: RiderHook | None) -> None:
-        """Install the hook that may give an append events for another stream, written in the
-        same transaction (and the same fsync) only if the append is accepted: the audit record
-        of the command being executed. The hook is told whether they were written."""
-        self._rider = rider
+        return await self._writer.submit(stream_id, expected_version, batch, rider)
 
     async def save_snapshot(self, snapshot: Snapshot) -> None:
         dialect_insert: Any = sqlite.insert if self._backend.is_sqlite else postgresql.insert

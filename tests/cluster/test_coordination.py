@@ -105,6 +105,37 @@ async def test_a_rate_limit_holds_across_replicas(stores: list[ClusterStore]) ->
     assert await limits[1].take("bob", now=now + 0.5) == 0.0  # per principal
 
 
+async def test_concurrent_requests_share_upserts_and_still_count_one_by_one(stores: list[ClusterStore]) -> None:
+    """60 requests at once on each of three replicas: a handful of row writes, not 180, and
+    still exactly the limit admitted across the replicas."""
+    hits: list[int] = []
+    for s in stores:
+        real = s.hit
+
+        async def counted(bucket: str, window: int, n: int = 1, real=real) -> int:  # type: ignore[no-untyped-def]
+            hits.append(n)
+            return await real(bucket, window, n)
+
+        s.hit = counted  # type: ignore[method-assign]
+    limits = [SharedRateLimit(s, rate=10) for s in stores]
+    now = float(int(time.time()) + 1)
+    waits = await asyncio.gather(*(limits[i % 3].take("carol", now=now) for i in range(180)))
+    assert sum(1 for w in waits if w == 0.0) == 10
+    assert sum(hits) == 180 and len(hits) <= 9  # every request counted, in a few upserts
+    assert all(w == 1.0 for w in waits if w)  # refused ones wait for the next window
+    assert await limits[0].take("carol", now=now + 0.5) == 0.5  # spent: refused without a write
+    assert sum(hits) == 180
+
+
+async def test_a_late_hit_from_an_older_window_counts_in_the_newer_one(stores: list[ClusterStore]) -> None:
+    a, b = stores[:2]
+    assert await a.hit("rate:dave", 101, 10) == 10
+    # A replica still in window 100 (it waited, or its clock is behind) must not restart the count.
+    assert await b.hit("rate:dave", 100) == 11
+    assert await a.hit("rate:dave", 101) == 12
+    assert await a.hit("rate:dave", 102) == 1
+
+
 async def test_a_lockout_on_one_replica_holds_on_the_others(stores: list[ClusterStore]) -> None:
     locks = [SharedLockouts(s, max_failures=3, window_s=60, lockout_s=30, refresh_s=0.0) for s in stores]
     now = time.time()

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import HangarProcess, fixture_provider, pids_with_mark
+from tests.support import HangarProcess, fixture_provider, pids_with_mark, running
 
 MARK = f"asof-{uuid.uuid4().hex[:6]}"
 READS = ["/api/providers", "/api/system", "/api/auth/roles", "/api/auth/policies", "/api/catalog"]
@@ -21,15 +21,10 @@ READS = ["/api/providers", "/api/system", "/api/auth/roles", "/api/auth/policies
 
 @pytest.fixture(scope="module")
 def hangar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HangarProcess]:
-    work = Path(tmp_path_factory.mktemp("asof"))
-    cfg = work / "hangar.yaml"
     # A checkpoint every 100 events, so the script below crosses several.
-    cfg.write_text("providers: {}\nevent_store: {checkpoint_every: 100, sqlite_synchronous: NORMAL}\n")
-    proc = HangarProcess(work, config=cfg).start()
-    try:
+    config = "providers: {}\nevent_store: {checkpoint_every: 100, sqlite_synchronous: NORMAL}\n"
+    with running(Path(tmp_path_factory.mktemp("asof")), config) as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def head(api: httpx.Client) -> int:

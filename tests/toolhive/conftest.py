@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.support import HangarProcess
+from tests.support import package_hangar
+
+hangar = package_hangar
+"""One server for the package, its clients' home a temporary one."""
 
 
 @pytest.fixture(scope="package")
@@ -15,19 +16,5 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="package")
-def hangar(tmp_path_factory: pytest.TempPathFactory, home: Path) -> Iterator[HangarProcess]:
-    """One server for the package (start-up is the dearest part), its clients' home a temporary one."""
-    work = Path(tmp_path_factory.mktemp("toolhive"))
-    cfg = work / "hangar.yaml"
-    cfg.write_text(f"providers: {{}}\nclients:\n  home: {home}\nregistries:\n  refresh_interval_s: 1\n")
-    proc = HangarProcess(work, config=cfg).start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
-
-
-@pytest.fixture(scope="package")
-def api(hangar: HangarProcess) -> Iterator[httpx.Client]:
-    with hangar.client() as client:
-        yield client
+def package_config(home: Path) -> str:
+    return f"providers: {{}}\nclients:\n  home: {home}\nregistries:\n  refresh_interval_s: 1\n"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import HangarProcess
+from tests.support import HangarProcess, running
 from tests.ui.conftest import SCREENSHOTS
 
 ADMIN_KEY = "mcp_dashboard-test-admin-key-0123456789abcdef"
@@ -17,14 +17,9 @@ ADMIN_KEY = "mcp_dashboard-test-admin-key-0123456789abcdef"
 
 @pytest.fixture(scope="module")
 def hangar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HangarProcess]:
-    work = Path(tmp_path_factory.mktemp("ui-auth"))
-    cfg = work / "hangar.yaml"
-    cfg.write_text("auth:\n  enabled: true\nproviders: {}\n")
-    proc = HangarProcess(work, config=cfg, env={"HANGAR_ADMIN_KEY": ADMIN_KEY}).start()
-    try:
+    config = "auth:\n  enabled: true\nproviders: {}\n"
+    with running(Path(tmp_path_factory.mktemp("ui-auth")), config, env={"HANGAR_ADMIN_KEY": ADMIN_KEY}) as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def test_asks_for_a_key_refuses_a_wrong_one_then_goes_live(browser: Any, hangar: HangarProcess) -> None:

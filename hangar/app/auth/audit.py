@@ -3,13 +3,15 @@
 Every command the bus executes becomes a ``CommandAudited`` event in ``audit:commands`` (who,
 what, on which target, outcome, correlation id, the event types it recorded).
 
-A command's first append carries its audit record as a rider: the store writes both in one
-transaction, and the record only if the command's events are accepted, so the common case (one
-append, success) costs no second append and no second wait. When the command ends otherwise
-(it failed, or appended more types later) a full record is appended afterwards, queued to the
-group-commit writer without blocking the bus; the HTTP guard awaits such appends before the
-response starts, so a 2xx still means "audited and durable". The audit log keeps one row per
-command: a later record for the same command replaces the earlier one.
+A command has exactly one record in the log. Its first append carries it as a rider (see
+``hangar.app.units``): one transaction, one fsync, written only if the command's events are
+accepted, so the common case (one append, success) costs no second append and no second wait.
+A command that appends nothing (refused, or a no-op) gets its record once it is over, and so
+does one registered as multi-step (it may append again or fail after appending, so its record
+waits for the outcome); that append is queued to the group-commit writer without blocking the
+bus, and the HTTP guard awaits it before the response starts, so a 2xx still means "audited and
+durable". Logs written before this rule may hold a second, correcting record for a command: the
+audit log merges it into the command's row.
 
 A tool call is already recorded by its own ``ToolInvocationCompleted``/``Failed`` event, which
 carries the same facts; it is audited from that event instead of being written twice, and only
@@ -21,16 +23,16 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections import OrderedDict, deque
-from collections.abc import Callable
 from typing import Any
 
 import msgspec
 import structlog
 
 from hangar.app import codec
-from hangar.app.bus import RUNNING, CommandContext
+from hangar.app.bus import CommandContext
 from hangar.app.ports import EventStore, NewEvent, RecordedEvent
 from hangar.app.projector import Projector
+from hangar.app.units import RUNNING, Rider, Running
 from hangar.domain import auth_events as ae
 from hangar.domain import events as ev
 from hangar.domain.auth_aggregates import AUDIT_STREAM
@@ -100,23 +102,12 @@ class AuditRecorder:
         if rec.event_type not in seen:
             seen.append(rec.event_type)
 
-    def rider(
-        self, stream_id: str, events: tuple[NewEvent, ...]
-    ) -> tuple[str, tuple[NewEvent, ...], Callable[[bool], None]] | None:
-        """The store's rider hook: the running command's audit record, on its first append."""
-        run = RUNNING.get()
-        if run is None or not run.open or run.audited is not None or stream_id == AUDIT_STREAM:
+    def rider(self, run: Running, stream_id: str, events: tuple[NewEvent, ...]) -> Rider | None:
+        """The bus's rider: the running command's audit record, for its first append."""
+        if stream_id == AUDIT_STREAM or type(run.command).__name__ in _NO_RIDER:
             return None
-        if type(run.command).__name__ in _NO_RIDER:
-            return None
-        types = list(dict.fromkeys(e.event_type for e in events if e.event_type != "CommandAudited"))
-        run.audited = types
-
-        def written(ok: bool) -> None:
-            if not ok:
-                run.audited = None
-
-        return AUDIT_STREAM, (self._record(run.command, run.ctx, run.command_id, None, types),), written
+        types = list(dict.fromkeys(e.event_type for e in events))
+        return AUDIT_STREAM, (self._record(run.command, run.ctx, run.command_id, None, types),)
 
     def observe(self, command: Any, ctx: CommandContext, command_id: str, exc: Exception | None) -> None:
         produced = self._produced.pop(command_id, [])
@@ -127,8 +118,14 @@ class AuditRecorder:
             return  # Hangar re-applying its own config at start and finding nothing to change
         run = RUNNING.get()
         carried = run.audited if run is not None and run.command_id == command_id else None
-        if carried is not None and exc is None and all(t in carried for t in produced):
-            return  # its record was written with its events
+        if carried is not None:  # [] while that append is still in flight: it carries the record
+            # Its one record was written with its first events. Anything it did after that is in
+            # the log under its causation id; a handler that does so should be multi-step.
+            extra = [t for t in produced if t not in carried]
+            if exc is not None or extra:
+                log.warning("audit_record_written_early", command=name, later_events=extra,
+                            error=type(exc).__name__ if exc else None)
+            return
         fut = asyncio.ensure_future(self._store.append(
             AUDIT_STREAM, None, [self._record(command, ctx, command_id, exc, produced)]
         ))
@@ -219,8 +216,8 @@ class AuditLog:
         if isinstance(event, ae.CommandAudited):
             earlier = self._by_command.get(event.command_id)
             if earlier is not None:
-                # The command's final word (it failed, or recorded more) after the record that
-                # rode on its first append: one row per command.
+                # A correcting record, as logs written before one-record-per-command hold them:
+                # still one row per command.
                 earlier.outcome, earlier.error_type, earlier.error = event.outcome, event.error_type, event.error
                 earlier.events = list(dict.fromkeys([*earlier.events, *event.events]))
                 earlier.event_type = earlier.events[0] if earlier.events else event.command

@@ -71,9 +71,7 @@ class AuthService:
         self.audit = AuditRecorder(store, projector, instance)
         projector.add_listener(self.audit.listener)
         bus.observe(self.audit.observe)
-        set_rider = getattr(store, "set_rider", None)
-        if set_rider is not None:  # a store that can write the audit record with the command's events
-            set_rider(self.audit.rider)
+        bus.carry(self.audit.rider)
         self.commands = AuthCommands(store, projector.wait_for, self.view, snapshot_every)
         self.commands.register_with(bus)
         self.buckets: TokenBuckets | None = None

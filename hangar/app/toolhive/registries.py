@@ -63,7 +63,7 @@ class RegistrySources:
     def register_with(self, bus: CommandBus) -> None:
         bus.register(SaveRegistrySource, self.save)
         bus.register(RemoveRegistrySource, self.remove)
-        bus.register(RefreshRegistrySource, self.refresh)
+        bus.register(RefreshRegistrySource, self.refresh, multi_step=True)  # records a failure, then raises
 
     async def save(self, cmd: SaveRegistrySource, ctx: CommandContext, meta: EventMetadata) -> str:
         if cmd.name == DEFAULT_REGISTRY:

@@ -76,7 +76,7 @@ class SecretVault:
     def register_with(self, bus: CommandBus) -> None:
         bus.register(SetUpSecrets, self.set_up)
         bus.register(CreateSecret, self.create)
-        bus.register(UpdateSecret, self.update)
+        bus.register(UpdateSecret, self.update, multi_step=True)  # restarts the providers using it
         bus.register(DeleteSecret, self.delete)
 
     async def set_up(self, cmd: SetUpSecrets, ctx: CommandContext, meta: EventMetadata) -> None:
