@@ -10,7 +10,7 @@ import jsonschema
 import msgspec
 import structlog
 
-from hangar.app import codec
+from hangar.app import codec, units
 from hangar.app.bus import CommandBus, CommandContext, follow
 from hangar.app.codec import EventMetadata, new_id
 from hangar.app.ports import EventStore, NewEvent
@@ -254,7 +254,8 @@ class _CallRecord:
     and both are appended together: one batch, one fsync, on the path of the answer. A call
     still running after ``REQUEST_RECORD_DELAY_S`` has its request written on its own then, so
     long calls show in the log (and on the WebSocket) while they run. Either way the request
-    event precedes the outcome in the stream, and the answer waits for both to be durable.
+    event precedes the outcome in the stream, and the answer waits for both to be durable. Both
+    go through ``units.append``, so the command's audit record rides on the first of them.
 
     What a crash shows is unchanged in kind: the request event was never awaited before the
     provider was called (its fsync overlapped the call), so a crash during a call could always
@@ -272,7 +273,7 @@ class _CallRecord:
         self._timer = asyncio.get_running_loop().call_later(REQUEST_RECORD_DELAY_S, self._write_request)
 
     def _write_request(self) -> None:
-        self._written = asyncio.ensure_future(self._store.append(self._stream, None, [self._request]))
+        self._written = asyncio.ensure_future(units.append(self._store, self._stream, None, [self._request]))
 
     def abandon(self) -> None:
         """The call ended without an outcome to record: still record that it was requested."""
@@ -284,8 +285,8 @@ class _CallRecord:
         """Append the outcome (with the request if it is still waiting); the position written."""
         self._timer.cancel()
         if self._written is None:
-            _, position = await self._store.append(self._stream, None, [self._request, outcome])
+            _, position = await units.append(self._store, self._stream, None, [self._request, outcome])
             return position
-        _, position = await self._store.append(self._stream, None, [outcome])
+        _, position = await units.append(self._store, self._stream, None, [outcome])
         await self._written
         return position
