@@ -81,7 +81,7 @@ def create_app(
         # The MCP front door at /mcp; its session manager lives exactly as long as the app.
         app.state.mcp_front = front = McpFrontDoor(
             services.bus, services.providers, services.groups, services.projector, McpPolicyAccess(services.auth),
-            offerings=services.offerings, separator=cfg.mcp.name_separator, runtime=services.supervisor,
+            offerings=services.offerings, separator=cfg.mcp.name_separator, runtime=services.runtime,
             settled=services.mcp_discovery.settled, task_key=services.secrets.derived_key("mcp-tasks"))
         if hasattr(services.connector, "on_task_status"):
             services.connector.on_task_status = front.task_status
