@@ -9,7 +9,7 @@ manages the SDK-built fixture server as provider ``p`` and a group ``g`` whose o
 * ``direct stdio``     Hangar's own stdio client straight to the fixture (no Hangar server)
 * ``REST provider``    ``POST /api/providers/p/tools/add/invoke``
 * ``REST group``       ``POST /api/groups/g/tools/add/invoke``
-* ``MCP provider``     ``tools/call p__add`` on ``/mcp`` (Streamable HTTP, SSE response)
+* ``MCP provider``     ``tools/call p__add`` on ``/mcp`` (Streamable HTTP; a JSON answer, nothing streams)
 * ``MCP group``        ``tools/call g__add`` on ``/mcp``
 
 and each row's p50/p99 is reported next to what it adds over the direct call. HTTP is spoken by

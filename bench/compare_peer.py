@@ -13,8 +13,11 @@ SDK-built fixture server as provider ``p``. Rows, all with bench/loadgen.py at c
 
 then the added latency of one sequential tool call (``add``) over calling the same fixture
 directly with the ``mcp`` SDK's stdio client: Hangar's REST invoke, and the peer's ``hangar_call``
-tool on its ``/mcp`` endpoint (it has no REST invoke route). Absolute figures move with the
-machine's load; the ratios of one run are the comparable part.
+tool on its ``/mcp`` endpoint (it has no REST invoke route); and, Hangar only (the peer has no
+event log), ``bench/bench_replay.py`` over ``--replay-events`` events (0 skips it). Absolute
+figures move with the machine's load; the ratios of one run, and each server's CPU per request
+(user + system time of its process over the row, which other load barely moves), are the
+comparable part.
 """
 
 from __future__ import annotations
@@ -83,10 +86,14 @@ class Target:
             stop(self.proc, 30)
 
 
-def hangar(work: Path, server: str) -> Target:
+def hangar(work: Path, server: str, discovery: bool = True) -> Target:
     db = f"sqlite+aiosqlite:///{work / 'hangar.db'}"
     cfg = work / "hangar.yaml"
-    cfg.write_text("logging:\n  level: warning\nproviders:\n" + provider_config())
+    # With discovery on (Hangar's default) every created provider is also started once in the
+    # background to learn its tools: here a failing connect and two more durable events per
+    # create, which the peer does not do.
+    mcp = "" if discovery else "mcp:\n  discover_on_register: false\n"
+    cfg.write_text("logging:\n  level: warning\n" + mcp + "providers:\n" + provider_config())
     subprocess.run([sys.executable, "-m", "hangar.cli", "migrate", "--db", db], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     cmd = [sys.executable, "-m", "hangar.cli", "serve", "--config", str(cfg), "--port", "{port}", "--db", db,
@@ -113,15 +120,34 @@ def _ok(result: Any) -> dict[str, Any]:
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _row(t: Target, method: str, url: str, duration: float, body: str | None = None) -> dict[str, Any]:
+    pid = t.proc.pid if t.proc is not None else 0
+    cpu = cpu_seconds(pid)
+    out = _ok(await run(method, url, concurrency=32, duration=duration, body=body))
+    out["server_cpu_us"] = round(1e6 * (cpu_seconds(pid) - cpu) / max(1, out["requests"]))
+    return out
+
+
 async def load(t: Target, duration: float) -> dict[str, dict[str, Any]]:
     providers = t.base + t.path("/api/providers")
-    out = {"GET /api/providers (20)": _ok(await run("GET", providers, concurrency=32, duration=duration))}
+    out = {"GET /api/providers (20)": await _row(t, "GET", providers, duration)}
     # Before the creates, so both answer it over the same 21 providers.
-    out["GET /api/system"] = _ok(await run("GET", t.base + t.path("/api/system"), concurrency=32,
-                                           duration=duration))
+    out["GET /api/system"] = await _row(t, "GET", t.base + t.path("/api/system"), duration)
     body = '{"provider_id": "b-{n}", "mode": "remote", "endpoint": "http://127.0.0.1:9/mcp"}'
-    out["POST /api/providers"] = _ok(await run("POST", providers, concurrency=32, duration=duration, body=body))
+    out["POST /api/providers"] = await _row(t, "POST", providers, duration, body)
     return out
+
+
+def replay(events: int) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_replay.py"), "--events", str(events)],
+                          check=True, capture_output=True, text=True, cwd=ROOT)
+    figures: dict[str, Any] = json.loads(done.stdout)
+    return figures
 
 
 async def tool_rounds(t: Target, calls: int, warmup: int, rounds: int) -> dict[str, Any]:
@@ -228,13 +254,16 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--server", default="granian", choices=["granian", "uvicorn"])
     ap.add_argument("--peer-venv", type=Path, default=Path(tempfile.gettempdir()) / "hangar-bench-peer-venv")
+    ap.add_argument("--no-discovery", action="store_true",
+                    help="Hangar with mcp.discover_on_register off: creates do not also start the provider")
+    ap.add_argument("--replay-events", type=int, default=1_000_000, help="0: no replay row")
     ap.add_argument("--json", action="store_true", help="print the raw figures as JSON too")
     args = ap.parse_args()
     import uvloop
 
     exe = ensure_peer(args.peer_venv)
     results: dict[str, dict[str, Any]] = {}
-    for make in (lambda w: hangar(w, args.server), lambda w: peer(w, exe)):
+    for make in (lambda w: hangar(w, args.server, not args.no_discovery), lambda w: peer(w, exe)):
         work = Path(tempfile.mkdtemp(prefix="hangar-compare-"))
         t = make(work)
         try:
@@ -255,7 +284,8 @@ def main() -> int:
         a, b = ours[row], theirs[row]
         print(f"{row + ' 2xx/s':<28}{a['ok_per_s']:>12,.0f}{b['ok_per_s']:>12,.0f}"
               f"{ratio(a['ok_per_s'], b['ok_per_s']):>8}"
-              f"   (p50 {a['p50_ms']:.1f} / {b['p50_ms']:.1f} ms; errors {a['errors']} / {b['errors']};"
+              f"   (p50 {a['p50_ms']:.1f} / {b['p50_ms']:.1f} ms; server CPU per request {a['server_cpu_us']} /"
+              f" {b['server_cpu_us']} us; errors {a['errors']} / {b['errors']};"
               f" statuses {a['statuses']} / {b['statuses']})")
     a, b = ours["tool call added ms"], theirs["tool call added ms"]
     print(f"{'tool call added p50 ms':<28}{a['p50']:>12.2f}{b['p50']:>12.2f}{ratio(a['p50'], b['p50'], False):>8}")
@@ -263,6 +293,11 @@ def main() -> int:
     print(f"(added = median over {args.rounds} rounds of through-minus-direct, each round {args.calls} sequential "
           "calls; direct = the mcp SDK's stdio client; Hangar: REST invoke; peer: hangar_call on /mcp, "
           "it has no REST invoke)")
+    if args.replay_events:
+        r = results["replay"] = replay(args.replay_events)
+        print(f"{'replay events/s (wall)':<28}{r['replay_events_per_s']:>12,}{'-':>12}{'-':>8}"
+              f"   ({r['events_written']:,} events in {r['replay_seconds']} s; "
+              f"{r['replay_events_per_cpu_s']:,} events per CPU second of the process; target >= 250,000)")
     if args.json:
         print(json.dumps(results, indent=2))
     return 0

@@ -21,8 +21,10 @@ from litestar.openapi import OpenAPIConfig
 from litestar.routes import HTTPRoute, WebSocketRoute
 from litestar.types import Receive, Scope, Send
 
+from hangar.api.bodies import StructBodyRequest
 from hangar.api.cluster_proxy import McpSessionRouter, Relay
 from hangar.api.errors import EXCEPTION_HANDLERS
+from hangar.api.fast_reads import FastReads, ReadSources
 from hangar.api.guard import AuthGuard, McpPolicyAccess
 from hangar.api.hardening import RequestHardening
 from hangar.api.mcp_front import McpFrontDoor
@@ -115,13 +117,14 @@ def create_app(
         services.config_sync.settings_hooks.append(_logging_hook(cfg))
         await services.start()
         # The root stays with the entry point (its tests read it); the API gets components only:
-        # the auth middleware its service, the controllers their dependencies.
+        # the auth middleware its service, the fast reads theirs, the controllers their dependencies.
         app.state.services = services
         app.state.auth = services.auth
+        app.state.fast_reads = ReadSources(services.auth, services.providers, services.uptime)
         # The MCP front door at /mcp; its session manager lives exactly as long as the app.
         app.state.mcp_front = front = McpFrontDoor(
             services.bus, services.providers, services.groups, services.projector, McpPolicyAccess(services.auth),
-            offerings=services.offerings, separator=cfg.mcp.name_separator, runtime=services.supervisor,
+            offerings=services.offerings, separator=cfg.mcp.name_separator, runtime=services.runtime,
             settled=services.mcp_discovery.settled, task_key=services.secrets.derived_key("mcp-tasks"))
         if hasattr(services.connector, "on_task_status"):
             services.connector.on_task_status = front.task_status
@@ -153,6 +156,8 @@ def create_app(
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         middleware=[AuthGuard],
+        # Bodies of struct-typed ``data`` decode straight into the struct (hangar/api/bodies.py).
+        request_class=StructBodyRequest,
         openapi_config=OpenAPIConfig(title="Hangar", version=package_version(), path="/schema",
                                      render_plugins=schema_render_plugins()),
         debug=False,
@@ -165,11 +170,17 @@ def create_app(
     # RequestHardening sits outside JsonNewline: a HEAD is served as a GET (newline included in
     # its content-length) and only then loses its body.
     app.asgi_handler = RequestObservability(
-        RequestHardening(RequestTracing(JsonNewline(app.asgi_handler)), trusted_proxies=cfg.server.trusted_proxies,
+        RequestHardening(RequestTracing(FastReads(JsonNewline(app.asgi_handler), lambda: _read_sources(app))),
+                         trusted_proxies=cfg.server.trusted_proxies,
                          body_timeout_s=cfg.server.body_timeout_s, routes=lambda: _http_routes(app)),
         metrics,
     )
     return app
+
+
+def _read_sources(app: Litestar) -> ReadSources | None:
+    sources: ReadSources | None = app.state.get("fast_reads")
+    return sources
 
 
 def _http_routes(app: Litestar) -> list[tuple[str, set[str]]]:

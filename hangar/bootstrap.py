@@ -65,6 +65,10 @@ def new_instance_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+async def _nothing() -> None:
+    """A leader duty with nothing to undo when leadership is lost."""
+
+
 class Services:
     """The object graph of one Hangar instance, and its start and stop order."""
 
@@ -108,6 +112,8 @@ class Services:
             runtime = cluster.runtime = ClusterRuntime(
                 supervisor, cluster.coord, cluster.membership, PeerClient(cluster.token, instance_id),
                 lease_ttl_s=config.cluster.provider_lease_ttl_s)
+        self.runtime = runtime
+        """Where calls and forwarded MCP requests go: the supervisor, or in a cluster the owner."""
         register_runtime_facts(bus, provider_repo)
         register_lifecycle_commands(bus, provider_repo, runtime)
         ProviderDefinitions(provider_repo, runtime, secrets).register_with(bus)
@@ -209,7 +215,7 @@ class Services:
         await self.supervisor.start()
         await self.reconcile_after_restart()
         await self.async_invocations.interrupted_on_start(self._gone_instances if self.cluster else None)
-        await self.mcp_discovery.start()
+        await self.mcp_discovery.start(scan=self.cluster is None)
         await self.group_module.reconcile_after_restart()
         self.projector.add_listener(self.group_module.reactions)
         await self.group_module.sweep()
@@ -279,6 +285,7 @@ class Services:
         node.duties.add(self.discovery.start, self.discovery.close)
         node.duties.add(refresh_on, registries.close)
         node.duties.add(watch_on, self.config_sync.stop_watching)
+        node.duties.add(self.mcp_discovery.scan, _nothing)
         node.duties.every_round(sync_sources)
         node.duties.every_round(OrphanSweep(
             node.coord, node.membership,

@@ -17,6 +17,7 @@ import httpx
 from litestar.types import Message, Receive, Scope, Send
 
 from hangar.app.cluster_runtime import CLUSTER_TOKEN_HEADER
+from hangar.app.tls import shared_tls_context
 
 FORWARDED_PRINCIPAL_HEADER = "x-hangar-principal"
 FORWARDED_BY_HEADER = "x-hangar-forwarded-by"
@@ -52,7 +53,8 @@ class Relay:
         self._token = cluster_token
         self._instance_id = instance_id
         # No read timeout: a GET stream stays open as long as the client keeps it.
-        self._client = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=connect_timeout_s))
+        self._client = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=connect_timeout_s),
+                                         verify=shared_tls_context())
 
     async def close(self) -> None:
         await self._client.aclose()

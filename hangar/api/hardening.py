@@ -196,7 +196,9 @@ class RequestHardening:
         while True:
             wait = min(self.body_timeout_s, deadline - time.monotonic())
             try:
-                message = await asyncio.wait_for(receive(), max(wait, 0.001))
+                # ``asyncio.timeout`` rather than ``wait_for``: no task wrapped around each receive.
+                async with asyncio.timeout(max(wait, 0.001)):
+                    message = await receive()
             except TimeoutError:
                 raise _Refused("RequestTimeout", "the request body was not received in time", 408) from None
             if message["type"] == "http.disconnect":

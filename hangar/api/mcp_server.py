@@ -5,9 +5,10 @@ eras: the 2025 ``initialize`` handshake with sessions, and 2026-07-28 per-reques
 ``notifications/tools/list_changed`` reaches handshake-era clients on their session's GET stream
 and 2026-era clients on their ``subscriptions/listen`` stream.
 
-Request POSTs are answered on an SSE stream, because a call relays what its provider sends while
-it runs: progress with the caller's token, log messages, and the provider's own requests
-(sampling, elicitation, roots), whose answers go back to the provider (``hangar.app.call_relay``).
+A call relays what its provider sends while it runs: progress with the caller's token, log
+messages, and the provider's own requests (sampling, elicitation, roots), whose answers go back
+to the provider (``hangar.app.call_relay``). A handshake-era request POST is answered as plain
+JSON when nothing was streamed before its response, as SSE otherwise (``hangar.api.mcp_transport``).
 Resources, resource templates, prompts and completions are forwarded to their provider, names
 and URIs mapped by the catalog.
 """
@@ -29,7 +30,6 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.lowlevel import NotificationOptions, Server
 from mcp.server.models import InitializationOptions
 from mcp.server.session import ServerSession
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.subscriptions import (
     InMemorySubscriptionBus,
     ListenHandler,
@@ -44,6 +44,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from hangar.api.errors import ErrorBody
 from hangar.api.mcp_access import McpAccess
 from hangar.api.mcp_tasks import TASKS_CAPABILITY, McpTasks
+from hangar.api.mcp_transport import DeferredStreamSessionManager
 from hangar.api.system import package_version
 from hangar.app.bus import CommandContext
 from hangar.app.call_relay import CURRENT_RELAY, RelayRefused
@@ -155,7 +156,7 @@ class McpServer:
         self.tasks = McpTasks(self.server, catalog, access, runtime, self._principal,
                               task_ids or TaskIds(os.urandom(32)))
         self.tasks.install()
-        self.manager = StreamableHTTPSessionManager(
+        self.manager = DeferredStreamSessionManager(
             app=self.server, session_idle_timeout=SESSION_IDLE_TIMEOUT_S,
         )
         self.sessions = _Sessions(SESSION_IDLE_TIMEOUT_S)

@@ -156,7 +156,11 @@ class ProviderController(Controller):
         view = providers.get(provider_id)
         if view is None:
             raise ProviderNotFoundError(provider_id)
-        return Response(views.provider_detail(providers, view), headers={"ETag": etag(view.version)})
+        # Encoded once per change of the provider (the read model drops the entry on any event of it).
+        body = providers.detail_cache.get(provider_id)
+        if body is None:
+            body = providers.detail_cache[provider_id] = msgspec.json.encode(views.provider_detail(providers, view))
+        return Response(body, media_type=MediaType.JSON, headers={"ETag": etag(view.version)})  # type: ignore[arg-type]
 
     @put("/{provider_id:str}", summary="Update a provider (honours If-Match)")
     async def update_provider(

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 import msgspec
 import structlog
@@ -39,7 +39,7 @@ PROVIDER_LEASE = "provider:"
 INTERNAL_COMMANDS_PATH = "/internal/cluster/commands"
 CLUSTER_TOKEN_HEADER = "x-hangar-cluster-token"
 
-Op = Literal["start", "stop", "call", "health", "reset_breaker", "deregister", "update", "wait_idle"]
+Op = Literal["start", "stop", "call", "request", "health", "reset_breaker", "deregister", "update", "wait_idle"]
 
 
 class RuntimeOp(msgspec.Struct, frozen=True, kw_only=True):
@@ -53,11 +53,15 @@ class RuntimeOp(msgspec.Struct, frozen=True, kw_only=True):
     tool: str = ""
     arguments: dict[str, Any] = {}
     timeout_s: float = 30.0
+    method: str = ""
+    """``request``: an MCP request forwarded as is (resources, prompts, completions)."""
 
 
 class OpResult(msgspec.Struct, kw_only=True, omit_defaults=True):
     ok: bool = True
     outcome: CallOutcome | None = None
+    result: Any = None
+    """``request``: the provider's JSON-RPC result."""
 
 
 class Peers(Protocol):
@@ -91,6 +95,26 @@ class _RemoteTicket:
 
     async def settle(self) -> None:
         """The owner's breaker moved there, and the owner recorded it."""
+
+
+class _RemoteConnection:
+    """A provider running on another replica, for the requests ``/mcp`` forwards as they are
+    (resource reads, prompt gets, completions): each goes to the owner as a ``request`` op.
+    Only ``request`` is offered: starts, stops and tool calls have ops of their own."""
+
+    def __init__(self, runtime: ClusterRuntime, provider_id: str, ctx: CommandContext) -> None:
+        self._runtime = runtime
+        self._pid = provider_id
+        self._ctx = ctx
+
+    @property
+    def alive(self) -> bool:
+        return True
+
+    async def request(self, method: str, params: dict[str, Any] | None, timeout_s: float) -> Any:
+        op = self._runtime._op("request", self._pid, self._ctx, method=method, arguments=params or {},
+                               timeout_s=timeout_s)
+        return (await self._runtime.forward(op)).result
 
 
 class ClusterRuntime:
@@ -193,16 +217,14 @@ class ClusterRuntime:
 
     async def connection(self, provider_id: str, ctx: CommandContext = SYSTEM, *,
                          start: bool = True) -> ProviderConnection | None:
-        """The live connection, on this replica only: resource, prompt and completion requests
-        are served where the process runs. Without ``start`` it never claims anything."""
+        """The live connection. Without ``start`` it never claims anything and answers for this
+        replica only; with it, a provider owned by another replica is a ``_RemoteConnection``
+        whose requests (resources, prompts, completions) are served by the owner's process."""
         if not start:
             return await self.local.connection(provider_id, ctx, start=False)
         address = await self._claim_or_owner(provider_id, forwarded=False)
         if address is not None:
-            raise ProviderUnavailableError(
-                f"Provider '{provider_id}' runs on another replica ({address}); resource and prompt "
-                "requests are served by the replica holding the provider, retry through it"
-            )
+            return cast("ProviderConnection", _RemoteConnection(self, provider_id, ctx))
         return await self.local.connection(provider_id, ctx, start=True)
 
     async def _claim_after_owner_died(self, provider_id: str) -> None:
@@ -225,7 +247,12 @@ class ClusterRuntime:
     async def forward_call(
         self, provider_id: str, ctx: CommandContext, tool: str, arguments: dict[str, Any], timeout_s: float
     ) -> OpResult:
-        op = self._op("call", provider_id, ctx, tool=tool, arguments=arguments, timeout_s=timeout_s)
+        return await self.forward(self._op("call", provider_id, ctx, tool=tool, arguments=arguments,
+                                           timeout_s=timeout_s))
+
+    async def forward(self, op: RuntimeOp) -> OpResult:
+        """Run a call or request at the provider's owner (here, if nobody else owns it)."""
+        provider_id = op.provider_id
         address = await self._claim_or_owner(provider_id, forwarded=False)
         if address is not None:
             try:
@@ -303,6 +330,12 @@ class ClusterRuntime:
             finally:
                 await ticket.settle()
             return OpResult(outcome=outcome)
+        elif op.op == "request":
+            await self._claim_or_owner(pid, forwarded=True)  # held here now, or it raises (moved on)
+            request = getattr(await self.local.connection(pid, ctx, start=True), "request", None)
+            if request is None:
+                raise ProviderUnavailableError(f"Provider '{pid}' cannot forward '{op.method}'")
+            return OpResult(result=await request(op.method, op.arguments, op.timeout_s))
         elif op.op == "health":
             return OpResult(ok=await self.check_health(pid, forwarded=True))
         elif op.op == "reset_breaker":

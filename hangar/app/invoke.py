@@ -10,10 +10,10 @@ import jsonschema
 import msgspec
 import structlog
 
-from hangar.app import codec
+from hangar.app import codec, units
 from hangar.app.bus import CommandBus, CommandContext, follow
 from hangar.app.codec import EventMetadata, new_id
-from hangar.app.ports import EventStore
+from hangar.app.ports import EventStore, NewEvent
 from hangar.app.projections.providers import ProvidersProjection
 from hangar.app.projector import Projector
 from hangar.app.runtime_facts import ProviderRuntime
@@ -194,9 +194,7 @@ class Invoker:
         timeout = cmd.timeout_s or (view.spec.call_timeout_s if view else 30.0)
         call_id = cmd.call_id or new_id()
         stream = calls_stream_id(pid)
-        # The request is queued for the group-commit writer without waiting: its fsync overlaps
-        # the call itself. Both events are awaited before answering, so a 2xx means durable.
-        requested = asyncio.ensure_future(codec.append_one(self._store, stream, ev.ToolInvocationRequested(
+        record = _CallRecord(self._store, stream, codec.encode(ev.ToolInvocationRequested(
             provider_id=pid, tool_name=cmd.tool, call_id=call_id,
             arguments_size=len(_size_encoder.encode(cmd.arguments)),
             group_id=cmd.group_id, principal=ctx.principal,
@@ -211,7 +209,7 @@ class Invoker:
                 duration_ms=round(duration_ms, 3), error=exc.message, error_type=exc.error_type,
                 group_id=cmd.group_id,
             )
-            await self._finish(requested, stream, failed, meta)
+            await self._finish(record, failed, meta)
             await ticket.settle()
             raise
         except asyncio.CancelledError:
@@ -222,7 +220,10 @@ class Invoker:
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
                 error="cancelled by the caller", error_type="Cancelled", group_id=cmd.group_id,
             )
-            await asyncio.shield(self._finish(requested, stream, cancelled, meta))
+            await asyncio.shield(self._finish(record, cancelled, meta))
+            raise
+        except BaseException:
+            record.abandon()
             raise
         duration_ms = (time.perf_counter() - started) * 1000
         completed = ev.ToolInvocationCompleted(
@@ -230,16 +231,62 @@ class Invoker:
             result_size=len(_size_encoder.encode(outcome.content)), is_error=outcome.is_error,
             group_id=cmd.group_id,
         )
-        await self._finish(requested, stream, completed, meta)
+        await self._finish(record, completed, meta)
         await ticket.settle()
         return InvokeResult(
             provider_id=pid, tool=cmd.tool, result=outcome.content, is_error=outcome.is_error,
             duration_ms=round(duration_ms, 3), structured_content=outcome.structured_content,
         )
 
-    async def _finish(
-        self, requested: asyncio.Future[tuple[int, int]], stream: str, event: ev.Event, meta: EventMetadata
-    ) -> None:
-        _, position = await codec.append_one(self._store, stream, event, meta)
-        await requested
+    async def _finish(self, record: _CallRecord, event: ev.Event, meta: EventMetadata) -> None:
+        position = await record.finish(codec.encode(event, meta))
         await self._projector.wait_for(position)
+
+
+REQUEST_RECORD_DELAY_S = 0.05
+"""How long a call runs before its ``ToolInvocationRequested`` is written on its own."""
+
+
+class _CallRecord:
+    """The durable record of one call: its request event, then its outcome.
+
+    Most calls answer within a millisecond or two, so the request event waits for the outcome
+    and both are appended together: one batch, one fsync, on the path of the answer. A call
+    still running after ``REQUEST_RECORD_DELAY_S`` has its request written on its own then, so
+    long calls show in the log (and on the WebSocket) while they run. Either way the request
+    event precedes the outcome in the stream, and the answer waits for both to be durable. Both
+    go through ``units.append``, so the command's audit record rides on the first of them.
+
+    What a crash shows is unchanged in kind: the request event was never awaited before the
+    provider was called (its fsync overlapped the call), so a crash during a call could always
+    lose it; now the window is ``REQUEST_RECORD_DELAY_S`` rather than one fsync. A call that
+    was answered always has both events in the log.
+    """
+
+    __slots__ = ("_request", "_store", "_stream", "_timer", "_written")
+
+    def __init__(self, store: EventStore, stream: str, request: NewEvent) -> None:
+        self._store = store
+        self._stream = stream
+        self._request = request
+        self._written: asyncio.Future[tuple[int, int]] | None = None
+        self._timer = asyncio.get_running_loop().call_later(REQUEST_RECORD_DELAY_S, self._write_request)
+
+    def _write_request(self) -> None:
+        self._written = asyncio.ensure_future(units.append(self._store, self._stream, None, [self._request]))
+
+    def abandon(self) -> None:
+        """The call ended without an outcome to record: still record that it was requested."""
+        self._timer.cancel()
+        if self._written is None:
+            self._write_request()
+
+    async def finish(self, outcome: NewEvent) -> int:
+        """Append the outcome (with the request if it is still waiting); the position written."""
+        self._timer.cancel()
+        if self._written is None:
+            _, position = await units.append(self._store, self._stream, None, [self._request, outcome])
+            return position
+        _, position = await units.append(self._store, self._stream, None, [outcome])
+        await self._written
+        return position

@@ -10,7 +10,8 @@ A reaction to the log, never a write from inside a query:
 - Every ``ProviderStarted``, and a provider's own ``resources``/``prompts`` ``list_changed``,
   lists its resources, resource templates and prompts over the live connection and records them
   as ``ProviderOfferingsDiscovered`` (in ``offerings:{provider}``) when they differ from the log.
-- At start-up, providers registered earlier that were never started are discovered as well.
+- At start-up, providers registered earlier that were never started are discovered as well
+  (in a cluster by the leader alone, a leader duty).
 
 ``settled(timeout)`` waits for discoveries in flight, so a client's first ``tools/list`` on a
 fresh server already sees every tool.
@@ -86,8 +87,16 @@ class McpDiscovery:
         if kind in ("resources", "prompts") and self._live:
             self._spawn(self._learn_offerings(provider_id))
 
-    async def start(self) -> None:
+    async def start(self, *, scan: bool = True) -> None:
+        """React to the log from now on; ``scan``: also discover what was never started (in a
+        cluster the leader alone scans, as a leader duty, so a provider is not started by
+        every replica at once)."""
         self._live = True
+        if scan:
+            await self.scan()
+
+    async def scan(self) -> None:
+        """Discover the providers registered earlier that were never started."""
         for view in list(self._providers.views.values()) if self.enabled else []:
             if view.spec.discover_on_register and view.last_started is None and view.state == "cold":
                 self._spawn(self._discover(view.provider_id))

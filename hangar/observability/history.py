@@ -45,7 +45,7 @@ class MetricsHistory:
             self.ring = deque(self.ring, maxlen=max_points)
 
     def sample(self) -> Snapshot:
-        samples = self.metrics.samples()
+        samples = self.metrics.samples(states=False)
         now = time.time()
         snap = Snapshot(
             timestamp=iso(now), recorded_at=round(now, 3),

@@ -173,16 +173,23 @@ class Metrics:
 
     # --- reading back -----------------------------------------------------------------------------
 
-    def samples(self) -> dict[str, list[tuple[dict[str, str], float]]]:
+    def samples(self, states: bool = True) -> dict[str, list[tuple[dict[str, str], float]]]:
+        """``states=False`` leaves out the one-hot state gauges (five samples per provider):
+        the history ring samples every few seconds and reads its provider counts from
+        ``self.states`` directly (``summary``), so it need not build them."""
         out: dict[str, list[tuple[dict[str, str], float]]] = {}
-        for family in self.registry.collect():
-            for s in family.samples:
-                out.setdefault(s.name, []).append((s.labels, s.value))
+        self.states.muted = not states
+        try:
+            for family in self.registry.collect():
+                for s in family.samples:
+                    out.setdefault(s.name, []).append((s.labels, s.value))
+        finally:
+            self.states.muted = False
         return out
 
     def summary(self, samples: dict[str, list[tuple[dict[str, str], float]]] | None = None) -> dict[str, float]:
         """The headline numbers of ``GET /api/observability/metrics`` (and the history ring)."""
-        s = samples if samples is not None else self.samples()
+        s = samples if samples is not None else self.samples(states=False)
         p = PREFIX
 
         def total(name: str, keep: Callable[[dict[str, str]], bool] = lambda _: True) -> float:
@@ -195,8 +202,9 @@ class Metrics:
             "health_check_failures_total": total("health_checks_total", lambda lv: lv.get("result") == "failed"),
             "cold_starts_total": total("cold_starts_total"),
             "provider_start_failures_total": total("provider_start_failures_total"),
-            "providers_total": float(len(s.get(p + "provider_up", []))),
-            "providers_up": total("provider_up"),
+            # What the provider_up gauge would sum to, without building it.
+            "providers_total": float(len(self.states.provider)),
+            "providers_up": float(sum(1 for state in list(self.states.provider.values()) if state in UP_STATES)),
             "events_appended_total": total("events_appended_total"),
             "http_requests_total": total("http_requests_total"),
             "websocket_clients": total("websocket_clients"),
@@ -209,7 +217,7 @@ class Metrics:
 
     def per_provider(self, samples: dict[str, list[tuple[dict[str, str], float]]] | None = None
                      ) -> dict[str, dict[str, float]]:
-        s = samples if samples is not None else self.samples()
+        s = samples if samples is not None else self.samples(states=False)
         p = PREFIX
         out: dict[str, dict[str, float]] = {}
 
@@ -249,8 +257,11 @@ class _StateSets(Collector):
         self.group: dict[str, str] = {}
         self.healthy_members: dict[str, int] = {}
         self.breaker: dict[tuple[str, str], str] = {}
+        self.muted = False
 
     def collect(self) -> Iterable[Metric]:
+        if self.muted:
+            return
         p = PREFIX
         state = GaugeMetricFamily(p + "provider_state", "1 for the provider's current state",
                                   labels=["provider", "state"])

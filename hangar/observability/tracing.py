@@ -66,7 +66,15 @@ class Tracing:
             self._provider.shutdown()  # flushes what is still queued
 
 
+# ``get_tracer_provider()`` looks ``OTEL_PYTHON_TRACER_PROVIDER`` up in ``os.environ`` on every
+# call until a provider is set (about 2 us; up to three times per request). The environment
+# variable is read once here; whether a provider has been set is one attribute read.
+_PROVIDER_FROM_ENV = "OTEL_PYTHON_TRACER_PROVIDER" in os.environ
+
+
 def _exporting() -> bool:
+    if getattr(trace, "_TRACER_PROVIDER", True) is None and not _PROVIDER_FROM_ENV:
+        return False  # nothing set yet: the proxy provider, which exports nothing
     return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
 

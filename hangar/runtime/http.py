@@ -17,6 +17,7 @@ import httpx
 import msgspec
 
 from hangar.app.call_relay import RelayRefused
+from hangar.app.tls import shared_tls_context
 from hangar.observability.tracing import trace_headers
 
 from . import jsonrpc
@@ -75,7 +76,8 @@ class HttpClient(BaseMcpClient):
         self._start_timeout_s = start_timeout_s
         self._owns_http = http_client is None
         # No read timeout: every request has its own deadline, and SSE streams are long-lived.
-        self._http = http_client or httpx.AsyncClient(timeout=httpx.Timeout(None, connect=connect_timeout_s))
+        self._http = http_client or httpx.AsyncClient(
+            timeout=httpx.Timeout(None, connect=connect_timeout_s), verify=shared_tls_context())
         self._session_id: str | None = None
         self._next_id = 0
         self._reinit_lock = asyncio.Lock()

@@ -17,6 +17,7 @@ from hangar.app.cluster_runtime import (
     PeerUnreachableError,
     RuntimeOp,
 )
+from hangar.app.tls import shared_tls_context
 from hangar.domain.errors import HangarError
 
 _decode_result = msgspec.json.Decoder(OpResult)
@@ -49,7 +50,8 @@ class PeerClient:
         self._headers = {CLUSTER_TOKEN_HEADER: token, "x-hangar-forwarded-by": instance_id}
         # The op's own deadline bounds a call; the read timeout only adds a margin to it.
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=connect_timeout_s),
-                                         limits=httpx.Limits(max_keepalive_connections=32))
+                                         limits=httpx.Limits(max_keepalive_connections=32),
+                                         verify=shared_tls_context())
 
     async def send(self, address: str, op: RuntimeOp) -> OpResult:
         url = address.rstrip("/") + INTERNAL_COMMANDS_PATH

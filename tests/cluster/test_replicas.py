@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from websockets.sync.client import connect
 
+from hangar.app.mcp_catalog import exposed_uri
 from tests.cluster.harness import (
     FAST_CLUSTER,
     Cluster,
@@ -34,9 +36,10 @@ from tests.cluster.harness import (
     pg_schema,
     wait_front_door,
 )
-from tests.support import HangarProcess, fixture_provider, pid_alive, pids_with_mark, wait_until
+from tests.support import REPO, HangarProcess, fixture_provider, pid_alive, pids_with_mark, wait_until
 
 pytestmark = needs_pg
+RICH = REPO / "tests" / "fixtures" / "rich_server.py"
 
 ADD = {"name": "add", "description": "Add two numbers.",
        "input_schema": {"type": "object", "properties": {"a": {"type": "number"}, "b": {"type": "number"}},
@@ -270,6 +273,42 @@ async def test_an_mcp_client_behind_round_robin_works_and_hears_a_change_made_el
         proxy.stop()
     assert failures == 0
     assert min(proxy.served) >= 30  # every replica really took its share
+
+
+async def test_resources_prompts_and_completions_through_a_replica_without_the_provider(
+        trio: list[HangarProcess], tmp_path: Path) -> None:
+    """Read, get and complete on a replica that does not run the provider: served by the one
+    process on its owner, as tool calls are."""
+    for p in trio:
+        await asyncio.to_thread(wait_front_door, p)
+    mark, pid = uuid.uuid4().hex, f"rich-{uuid.uuid4().hex[:8]}"
+    body = {"provider_id": pid, "mode": "subprocess", "command": [sys.executable, str(RICH)],
+            "env": {"HANGAR_TEST_MARK": mark, "RICH_MARK_DIR": str(tmp_path)}}
+    assert (await asyncio.to_thread(httpx.post, trio[0].base + "/api/providers", json=body, timeout=30)).status_code \
+        == 201
+    r = await asyncio.to_thread(httpx.post, f"{trio[0].base}/api/providers/{pid}/tools/add/invoke",
+                                json={"arguments": {"a": 1, "b": 2}}, timeout=60)
+    assert r.status_code == 200, r.text
+    where = await asyncio.to_thread(owner, trio[0], pid)
+    other = next(p for p in trio if p.base != where)
+    uri = exposed_uri(pid, "memo://notes/beta")
+    async with streamable_http_client(other.base + "/mcp") as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        readme = exposed_uri(pid, "memo://readme")
+        for _ in range(100):  # what the owner learned reaches this replica through the log
+            if readme in {str(res.uri) for res in (await session.list_resources()).resources}:
+                break
+            await asyncio.sleep(0.1)
+        got = await session.read_resource(uri)
+        block = got.contents[0]
+        assert isinstance(block, types.TextResourceContents) and block.text == "note about beta"
+        assert str(block.uri) == uri
+        prompt = await session.get_prompt(f"{pid}__greet", {"name": "Ada"})
+        assert "Hello, Ada!" in str(prompt.messages[0].content)
+        done = await session.complete(types.PromptReference(name=f"{pid}__review"), {"name": "language", "value": "p"})
+        assert done.completion.values == ["python", "perl"]
+    assert len(pids_with_mark(mark)) == 1  # the owner's one process served all of it
+    assert await asyncio.to_thread(owner, other, pid) == where
 
 
 # --- failures: the leader, an owner ------------------------------------------------------------------

@@ -244,3 +244,34 @@ async def test_a_provider_that_cannot_start_shows_why_and_lists_nothing(server: 
     assert view["state"] == "dead" and view["tools_count"] == 0  # a failed start is recorded as such
     async with hangar_session(server.base, Recorder()) as h:
         assert not any(t.name.startswith(pid) for t in (await h.list_tools()).tools)
+
+
+def test_answers_are_json_unless_something_streams(server: HangarProcess, tmp_path: Path) -> None:
+    """A 2025-era request POST is answered as one JSON body when nothing came before its
+    response, as an SSE stream when the provider sent something first (progress here)."""
+    import json
+
+    pid = add_rich(server.base, tmp_path)
+    headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+    with httpx.Client(base_url=server.base + "/mcp", headers=headers, timeout=30) as http:
+        init = http.post("", json={"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}})
+        assert init.status_code == 200
+        http.headers.update({"mcp-session-id": init.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25"})
+        assert http.post("", json={"jsonrpc": "2.0", "method": "notifications/initialized"}).status_code == 202
+
+        plain = http.post("", json={"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                                    "params": {"name": f"{pid}__add", "arguments": {"a": 2, "b": 3}}})
+        assert plain.status_code == 200 and plain.headers["content-type"] == "application/json"
+        assert plain.headers["mcp-session-id"] == http.headers["mcp-session-id"]
+        assert plain.json()["id"] == 1 and plain.json()["result"]["content"][0]["text"] == "5.0"
+
+        streamed = http.post("", json={"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": f"{pid}__progress", "arguments": {"steps": 2}, "_meta": {"progressToken": "tok"}}})
+        assert streamed.status_code == 200 and streamed.headers["content-type"].startswith("text/event-stream")
+        frames = [json.loads(line[5:]) for line in streamed.text.splitlines() if line.startswith("data:")]
+        assert [f.get("method") for f in frames] == ["notifications/progress"] * 2 + [None]
+        assert frames[0]["params"]["progressToken"] == "tok" and frames[-1]["id"] == 2
+
+        listing = http.post("", json={"jsonrpc": "2.0", "id": 3, "method": "resources/list"})
+        assert listing.headers["content-type"] == "application/json" and listing.json()["id"] == 3

@@ -39,7 +39,7 @@ log = structlog.get_logger("hangar.timetravel")
 
 # Names the pickled shape; bump it when a read model's attributes change, and older
 # checkpoints are ignored (never misread).
-FORMAT = "read-models-1"
+FORMAT = "read-models-2"
 FOLD_PAGE = 5000
 
 

@@ -137,6 +137,19 @@ class ProvidersProjection:
         # Encoded list responses keyed by state filter; any change clears them, so the hot
         # ``GET /api/providers`` is one dict lookup between writes.
         self._list_cache: dict[str | None, bytes] = {}
+        self.detail_cache: dict[str, Any] = {}
+        """What the API encoded for one provider's detail answer, dropped whenever anything of
+        that provider changes (call counters included): O(1) per event."""
+        self.generation = 0
+        """Bumped whenever a list row, a count by state or the tool total changes: with
+        ``total_tool_calls`` it tells when an encoded ``/api/system`` answer is stale."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Checkpoints (hangar/app/log/timetravel.py) pickle the read model: not its caches.
+        state = self.__dict__.copy()
+        state["_list_cache"] = {}
+        state["detail_cache"] = {}
+        return state
 
     def get(self, provider_id: str) -> ProviderView | None:
         return self.views.get(provider_id)
@@ -178,6 +191,8 @@ class ProvidersProjection:
         if v is None:
             return
         state, tools = v.state, _tool_count(v)
+        if self.detail_cache:
+            self.detail_cache.pop(pid, None)
         # Handlers return False when the change cannot affect a list row (call counters),
         # which keeps the encoded list cached under traffic.
         if handler(self, v, rec, event) is not False:
@@ -185,6 +200,7 @@ class ProvidersProjection:
                 v.version = rec.stream_version
             if self._list_cache:
                 self._list_cache.clear()
+            self.generation += 1
             self._count(state, tools, -1)
             if pid in self.views:
                 self._count(v.state, _tool_count(v), 1)
@@ -200,6 +216,8 @@ class ProvidersProjection:
         self.views[v.provider_id] = v
         self._count(v.state, _tool_count(v), 1)
         self._list_cache.clear()
+        self.detail_cache.pop(v.provider_id, None)
+        self.generation += 1
 
     def _registered(self, rec: RecordedEvent, e: ev.Event) -> None:
         assert isinstance(e, ev.ProviderRegistered)
@@ -290,6 +308,8 @@ class ProvidersProjection:
             if old is not None:
                 self._count(old.state, _tool_count(old), -1)
                 self._list_cache.clear()
+                self.detail_cache.pop(state.provider_id, None)
+                self.generation += 1
             return
         self._put(ProviderView(
             provider_id=state.provider_id, spec=state.spec, version=snap.version, state=state.state.value,

@@ -261,7 +261,7 @@ class Workloads:
         outcome events)."""
         operation_id = uuid.uuid4().hex
         started = WorkloadOperationStarted(operation_id=operation_id, operation=operation, workloads=names)
-        await self.store.append(f"bulk-ops:{operation_id}", None, [codec.encode(started, self._meta(ctx))])
+        await units.append(self.store, f"bulk-ops:{operation_id}", None, [codec.encode(started, self._meta(ctx))])
         task = asyncio.create_task(self._bulk(operation, names, ctx, operation_id), name=f"hangar-bulk-{operation}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
