@@ -43,7 +43,7 @@ def _uvicorn(app: Any, host: str, port: int, header_timeout_s: float) -> None:
 
 def _announcing(app: Any, host: str, port: int) -> Any:
     """The app, printing the ready banner once its start-up has finished (as with uvicorn)."""
-    from hangar.cli_client.serve import banner
+    from hangar.cli_client.serve import banner, settle_heap
 
     async def wrapped(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "lifespan":
@@ -53,6 +53,7 @@ def _announcing(app: Any, host: str, port: int) -> Any:
         async def announce(message: Any) -> None:
             await send(message)
             if message["type"] == "lifespan.startup.complete":
+                settle_heap()
                 sys.stderr.write(banner(host, port))
                 sys.stderr.flush()
 

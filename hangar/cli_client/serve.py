@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from typing import Any
 
@@ -30,12 +31,29 @@ def banner(host: str, port: int) -> str:
     )
 
 
+GC_THRESHOLDS = (10_000, 20, 20)
+"""CPython's default (700, 10, 10) runs a young-generation collection every 700 allocations; a
+request allocates a few hundred objects, so most requests paid for one. Measured in process
+(``bench/inproc_api.py``): about 10-15% less CPU per durable create, reads unchanged."""
+
+
+def settle_heap() -> None:
+    """Called once start-up is over, by either server: the replayed read models, the app and its
+    imports are moved out of the collector's sight (``gc.freeze``), so a full collection no
+    longer walks them, and young collections run less often. Objects stay freed by reference
+    counting; only a reference cycle made before start-up and dropped later outlives its use."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 class _AnnouncingServer(uvicorn.Server):
     """Prints the URLs once the socket is bound and the app's start-up has finished."""
 
     async def startup(self, sockets: Any = None) -> None:
         await super().startup(sockets=sockets)
         if self.started:
+            settle_heap()
             sys.stderr.write(banner(self.config.host, self.config.port))
             sys.stderr.flush()
 
