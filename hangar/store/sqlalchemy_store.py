@@ -324,9 +324,17 @@ class SqlEventStore:
 
     async def save_checkpoint(self, position: int, fmt: str, recorded_at: float, state: bytes) -> None:
         dialect_insert: Any = sqlite.insert if self._backend.is_sqlite else postgresql.insert
-        stmt = dialect_insert(read_model_checkpoints).values(
+        # One checkpoint per position. Replicas writing the same one keep the first copy; a copy
+        # in an older format (written before an upgrade changed the read models) is replaced, or
+        # the position would stay listed for the new format with nothing loadable behind it.
+        ins = dialect_insert(read_model_checkpoints).values(
             position=position, format=fmt, recorded_at=recorded_at, state=state
-        ).on_conflict_do_nothing(index_elements=[read_model_checkpoints.c.position])
+        )
+        stmt = ins.on_conflict_do_update(
+            index_elements=[read_model_checkpoints.c.position],
+            set_={"format": ins.excluded.format, "recorded_at": ins.excluded.recorded_at, "state": ins.excluded.state},
+            where=read_model_checkpoints.c.format != ins.excluded.format,
+        )
         async with self._connect("IMMEDIATE") as conn:
             await conn.execute(stmt)
             await conn.commit()

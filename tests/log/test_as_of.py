@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from hangar.app.log.timetravel import FORMAT
 from tests.support import HangarProcess, fixture_provider, pids_with_mark, running
 
 MARK = f"asof-{uuid.uuid4().hex[:6]}"
@@ -99,6 +100,20 @@ def test_as_of_equals_the_live_read_at_every_step(hangar: HangarProcess, api: ht
     with sqlite3.connect(db) as conn:
         checkpoints = [p for (p,) in conn.execute("SELECT position FROM read_model_checkpoints ORDER BY position")]
     assert len(checkpoints) >= 2
+
+    # An upgrade that changes the read models' format: the stored checkpoints are of an older
+    # format. The start-up replay writes new ones, in the same positions, and every point stays
+    # readable (it used to answer 410: the new copies were dropped as duplicates of the old).
+    hangar.stop()
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE read_model_checkpoints SET format = 'read-models-0', state = x'00'")
+    hangar.start()
+    with httpx.Client(base_url=hangar.base, timeout=30) as upgraded:
+        for name, position, live in captured:
+            assert as_of_reads(upgraded, str(position), pid) == live, name
+    with sqlite3.connect(db) as conn:
+        formats = {f for (f,) in conn.execute("SELECT format FROM read_model_checkpoints")}
+    assert FORMAT in formats
 
     # A time names the last event recorded by then.
     noise_events = api.get("/api/events", params={"stream_id": f"provider:{noise}", "limit": 1}).json()["events"]

@@ -66,3 +66,15 @@ async def test_checkpoints_are_kept_once_per_position_and_format(store: SqlEvent
     assert await store.load_checkpoint(base, "f1") == b"one"
     assert await store.load_checkpoint(base, "other-format") is None
     assert [p for p in await store.checkpoint_positions("other-format") if p >= base] == []
+
+
+async def test_a_checkpoint_in_a_newer_format_replaces_an_older_one(store: SqlEventStore) -> None:
+    """After an upgrade changes the read models' format, the replay's new checkpoints land on
+    positions the old ones hold: each replaces the old copy and loads back."""
+    base = 2 * 10**9 + uuid.uuid4().int % 10**6 * 10
+    await store.save_checkpoint(base, "old", 1.0, b"old bytes")
+    await store.save_checkpoint(base, "new", 2.0, b"new bytes")
+    assert await store.load_checkpoint(base, "new") == b"new bytes"
+    assert await store.load_checkpoint(base, "old") is None
+    assert base in await store.checkpoint_positions("new")
+    assert base not in await store.checkpoint_positions("old")

@@ -216,18 +216,20 @@ class TimeTravel:
 
     async def at(self, position: int) -> ReadModels:
         """Fresh read models exactly as they were once ``position`` was applied."""
-        candidates = [p for p in {*self._positions, *self._cache} if p <= position and p >= self.floor]
-        start = max(candidates) if candidates else None
-        if start is None:
+        candidates = sorted((p for p in {*self._positions, *self._cache} if self.floor <= p <= position), reverse=True)
+        for start in candidates:
+            blob = self._cache.get(start) or await self._store.load_checkpoint(start, FORMAT)
+            if blob is not None:
+                self._remember(start, blob)
+                models = ReadModels.loads(blob)
+                break
+            # Listed but not loadable (replaced since): an earlier checkpoint still folds forward.
+            if start in self._positions:
+                self._positions.remove(start)
+        else:
             if self.floor:
                 raise HistoryGoneError(position, self.earliest())
             models = ReadModels.empty()
-        else:
-            blob = self._cache.get(start) or await self._store.load_checkpoint(start, FORMAT)
-            if blob is None:
-                raise HistoryGoneError(position, self.earliest())
-            self._remember(start, blob)
-            models = ReadModels.loads(blob)
         await self._fold(models, position)
         return models
 
