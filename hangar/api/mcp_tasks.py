@@ -143,16 +143,18 @@ class McpTasks:
         return principal, provider, ptid
 
     async def _get(self, ctx: ServerRequestContext[Any, Any], params: types.GetTaskRequestParams) -> dict[str, Any]:
-        principal, provider, ptid = self._resolve(ctx, params.task_id)
-        res = await self._forward(provider, "tasks/get", {"taskId": ptid}, QUERY_TIMEOUT_S, principal)
-        return _with_id(res, params.task_id)
+        return await self._relay_task(ctx, "tasks/get", params.task_id)
 
     async def _cancel(
         self, ctx: ServerRequestContext[Any, Any], params: types.CancelTaskRequestParams
     ) -> dict[str, Any]:
-        principal, provider, ptid = self._resolve(ctx, params.task_id)
-        res = await self._forward(provider, "tasks/cancel", {"taskId": ptid}, QUERY_TIMEOUT_S, principal)
-        return _with_id(res, params.task_id)
+        return await self._relay_task(ctx, "tasks/cancel", params.task_id)
+
+    async def _relay_task(self, ctx: ServerRequestContext[Any, Any], method: str, task_id: str) -> dict[str, Any]:
+        """A task request whose answer is the task itself, its id shown as Hangar's."""
+        principal, provider, ptid = self._resolve(ctx, task_id)
+        res = await self._forward(provider, method, {"taskId": ptid}, QUERY_TIMEOUT_S, principal)
+        return _with_id(res, task_id)
 
     async def _result(
         self, ctx: ServerRequestContext[Any, Any], params: types.GetTaskPayloadRequestParams

@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 
+from hangar.app.invoke import InvokeResult
 from hangar.app.ports import RecordedEvent
 from hangar.domain import async_tasks as at
 from hangar.domain.event_base import Event
@@ -20,15 +21,8 @@ class TaskError(msgspec.Struct):
     status_code: int
 
 
-class TaskResult(msgspec.Struct, kw_only=True):
-    """The same shape as a synchronous invoke's answer."""
-
-    provider_id: str
-    tool: str
-    result: list[dict[str, Any]]
-    is_error: bool
-    duration_ms: float
-    structured_content: dict[str, Any] | None = None
+TaskResult = InvokeResult
+"""A finished task's answer: the same shape as a synchronous invoke's."""
 
 
 class TaskView(msgspec.Struct, kw_only=True):
