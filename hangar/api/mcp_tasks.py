@@ -45,6 +45,7 @@ QUERY_TIMEOUT_S = 30.0
 RESULT_TIMEOUT_S = 3600.0
 """``tasks/result`` blocks until the task ends: as long as a long task may reasonably run."""
 MAX_OWNED = 10_000
+TERMINAL = frozenset({"completed", "failed", "cancelled"})
 MAX_EARLY = 256
 
 TASKS_CAPABILITY = types.ServerTasksCapability(
@@ -116,6 +117,8 @@ class McpTasks:
         if not isinstance(task, dict) or not isinstance(task.get("taskId"), str):
             return res if isinstance(res, dict) else {}  # the provider answered at once: a plain result
         ptid = task["taskId"]
+        if self._runtime is not None and task.get("status") not in TERMINAL:
+            self._runtime.task_opened(provider, ptid, task.get("ttl"))  # holds off the idle stop
         exposed = self.ids.expose(principal, provider, ptid)
         task["taskId"] = exposed
         self._remember(provider, ptid, _Owner(principal, exposed, ctx.session if _has_session(ctx) else None))
@@ -154,6 +157,8 @@ class McpTasks:
         """A task request whose answer is the task itself, its id shown as Hangar's."""
         principal, provider, ptid = self._resolve(ctx, task_id)
         res = await self._forward(provider, method, {"taskId": ptid}, QUERY_TIMEOUT_S, principal)
+        if isinstance(res, dict) and res.get("status") in TERMINAL:
+            self._ended(provider, ptid)
         return _with_id(res, task_id)
 
     async def _result(
@@ -161,6 +166,7 @@ class McpTasks:
     ) -> dict[str, Any]:
         principal, provider, ptid = self._resolve(ctx, params.task_id)
         res = await self._forward(provider, "tasks/result", {"taskId": ptid}, RESULT_TIMEOUT_S, principal)
+        self._ended(provider, ptid)  # the result comes once the task has ended
         res = dict(res) if isinstance(res, dict) else {}
         meta = res.get("_meta")
         if isinstance(meta, dict) and isinstance(meta.get(RELATED_TASK), dict):
@@ -207,6 +213,8 @@ class McpTasks:
     def status(self, provider: str, params: dict[str, Any]) -> None:
         """A provider's ``notifications/tasks/status`` (called from its connection's reader)."""
         key = (provider, str(params.get("taskId")))
+        if params.get("status") in TERMINAL:
+            self._ended(provider, key[1])
         owner = self._owned.get(key)
         if owner is None:
             self._early[key] = params
@@ -214,6 +222,10 @@ class McpTasks:
                 self._early.popitem(last=False)
             return
         self._spawn(self._notify(owner, params))
+
+    def _ended(self, provider: str, ptid: str) -> None:
+        if self._runtime is not None:
+            self._runtime.task_closed(provider, ptid)
 
     async def _notify(self, owner: _Owner, params: dict[str, Any]) -> None:
         if owner.session is None:

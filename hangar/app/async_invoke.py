@@ -173,6 +173,8 @@ class AsyncInvocations:
         task = res.get("task") if isinstance(res, dict) else None
         if isinstance(task, dict) and isinstance(task.get("taskId"), str):
             ptid = task["taskId"]
+            # The provider runs the task on after the call: its idle shutdown waits for it.
+            self._runtime.task_opened(view.provider_id, ptid, task.get("ttl"))
             try:
                 res = await request("tasks/result", {"taskId": ptid}, timeout_s or PROVIDER_TASK_TIMEOUT_S)
             except asyncio.CancelledError:
@@ -180,6 +182,8 @@ class AsyncInvocations:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(request("tasks/cancel", {"taskId": ptid}, 5.0))
                 raise
+            finally:
+                self._runtime.task_closed(view.provider_id, ptid)
         if not isinstance(res, dict):
             raise ProviderError(f"Provider '{view.provider_id}' broke the MCP protocol: task result is no object")
         structured = res.get("structuredContent")

@@ -302,6 +302,14 @@ class ClusterRuntime:
         if await self._at_owner(op, forwarded) is None:
             await self.local.wait_idle(provider_id, timeout_s)
 
+    def task_opened(self, provider_id: str, task_id: str, ttl_ms: object = None) -> None:
+        # Counted where the process runs; a task relayed to another replica's process is not
+        # counted there (that replica's idle shutdown does not see it).
+        self.local.task_opened(provider_id, task_id, ttl_ms)
+
+    def task_closed(self, provider_id: str, task_id: str) -> None:
+        self.local.task_closed(provider_id, task_id)
+
     def spawn_start(self, provider_id: str, on_error: Callable[[HangarError], None]) -> None:
         async def start() -> None:
             try:

@@ -126,6 +126,8 @@ class ProviderStatus(msgspec.Struct, frozen=True, kw_only=True):
     breaker: str
     """``closed``, ``open`` or ``half_open`` (an open breaker whose reset timeout has passed)."""
     restart_attempt: int = 0
+    open_tasks: int = 0
+    """MCP tasks created through Hangar that it has not seen end; they hold off the idle stop."""
 
 
 class RuntimeStatus(Protocol):
@@ -159,6 +161,12 @@ class ProviderRuntime(RuntimeStatus, Protocol):
     async def reset_breaker(self, provider_id: str, ctx: CommandContext) -> None: ...
 
     async def wait_idle(self, provider_id: str, timeout_s: float) -> None: ...
+
+    def task_opened(self, provider_id: str, task_id: str, ttl_ms: object = None) -> None:
+        """The provider runs an MCP task Hangar relayed (``task_id`` is the provider's id)."""
+
+    def task_closed(self, provider_id: str, task_id: str) -> None:
+        """Hangar saw that task end."""
 
     async def before_deregister(self, provider_id: str, ctx: CommandContext) -> None: ...
 

@@ -47,6 +47,10 @@ from hangar.domain.provider_spec import ProviderSpec
 log = structlog.get_logger("hangar.supervisor")
 
 TICK_S = 0.25
+TASK_DEFAULT_TTL_S = 3600.0
+"""How long an MCP task without a ``ttl`` keeps its provider up, if no end of it is seen."""
+TASK_MAX_TTL_S = 86400.0
+"""A cap on a provider's own ``ttl``: a lost end of a task keeps a process up a day at most."""
 
 
 class ProviderHandle:
@@ -66,6 +70,12 @@ class ProviderHandle:
         self.restart_task: asyncio.Task[None] | None = None
         self.wanted = False
         """True while the provider should be running (started, not stopped by anyone)."""
+        self.tasks: dict[str, float] = {}
+        """Open MCP tasks created through Hangar: provider task id -> monotonic expiry. While one
+        is open the idle shutdown leaves the process alone (stopping it would lose the task)."""
+
+    def open_tasks(self, now: float) -> int:
+        return sum(1 for expiry in self.tasks.values() if expiry > now)
 
     def status(self, now: float) -> ProviderStatus:
         breaker = self.breaker.state
@@ -75,6 +85,7 @@ class ProviderHandle:
         return ProviderStatus(
             running=conn is not None and conn.alive, starting=self.starting is not None,
             inflight=self.inflight, breaker=breaker, restart_attempt=self.restart_attempt,
+            open_tasks=self.open_tasks(now),
         )
 
 
@@ -257,6 +268,28 @@ class Supervisor:
         h.breaker.reset()
         await self._record_breaker(h, before, ctx)
 
+    # --- MCP tasks the provider runs (told by the task relays) ------------------------------------
+
+    def task_opened(self, provider_id: str, task_id: str, ttl_ms: object = None) -> None:
+        """A provider answered a task-augmented call with a task: it runs on after the call."""
+        h = self._handles.get(provider_id)
+        if h is None or h.connection is None:
+            return  # not running here: nothing this replica's idle shutdown could stop
+        ttl_s = TASK_DEFAULT_TTL_S
+        if isinstance(ttl_ms, (int, float)) and not isinstance(ttl_ms, bool) and ttl_ms > 0:
+            ttl_s = min(ttl_ms / 1000, TASK_MAX_TTL_S)
+        now = time.monotonic()
+        h.tasks = {tid: exp for tid, exp in h.tasks.items() if exp > now}
+        h.tasks[task_id] = now + ttl_s
+
+    def task_closed(self, provider_id: str, task_id: str) -> None:
+        """Hangar saw the task end (a terminal status, or its result fetched)."""
+        h = self._handles.get(provider_id)
+        if h is not None and h.tasks.pop(task_id, None) is not None:
+            # The idle clock restarts when a task ends: the client gets the full idle_ttl_s to
+            # fetch the result before the process (and the result with it) goes away.
+            h.last_used = time.monotonic()
+
     # --- stopping ---------------------------------------------------------------------------------
 
     async def stop(self, provider_id: str, reason: str, ctx: CommandContext = SYSTEM) -> bool:
@@ -270,6 +303,7 @@ class Supervisor:
             with contextlib.suppress(Exception):
                 await asyncio.shield(h.starting)
         conn, h.connection = h.connection, None
+        h.tasks.clear()  # they end with the process
         if conn is not None:
             await conn.close()
         res = await self._fact(RecordProviderStopped(provider_id=provider_id, reason=reason), ctx)
@@ -325,6 +359,7 @@ class Supervisor:
         if h is None or h.connection is not conn or self._closing:
             return  # an exit we caused, or a connection already replaced
         h.connection = None
+        h.tasks.clear()
         self._spawn(self._crashed(h, reason))
 
     async def _crashed(self, h: ProviderHandle, reason: str) -> None:
@@ -378,7 +413,8 @@ class Supervisor:
                     spec = (await self._repo.load(h.provider_id)).spec
                 except HangarError:
                     continue
-                if spec.idle_ttl_s and h.inflight == 0 and now - h.last_used >= spec.idle_ttl_s:
+                if (spec.idle_ttl_s and h.inflight == 0 and not h.open_tasks(now)
+                        and now - h.last_used >= spec.idle_ttl_s):
                     self._spawn(self._idle_stop(h))
                 elif now - h.last_health >= spec.health_check_interval_s:
                     h.last_health = now
@@ -410,6 +446,7 @@ class Supervisor:
         if res.aggregate.state == ProviderState.DEAD and h.connection is conn:
             # Declared dead by its health checks: replace the process.
             h.connection = None
+            h.tasks.clear()
             await conn.close()
             self._schedule_restart(h)
         return ok

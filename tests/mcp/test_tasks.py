@@ -1,7 +1,8 @@
 """MCP tasks (2025-11-25) through ``/mcp``: server-everything's ``simulate-research-query``
 (``taskSupport: required``) called with task augmentation gives the same final result as on a
 direct connection; ``tasks/get``/``list``/``cancel``/``result`` relay; status notifications reach
-the creating session; another principal cannot see the task.
+the creating session; another principal cannot see the task; an open task holds off the
+provider's idle shutdown.
 
 The SDK's client validates a ``tools/call`` answer as a ``CallToolResult`` and has no ``tasks/*``
 methods, so these requests go through the session's raw request channel (same as a client that
@@ -46,6 +47,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HangarProcess]:
         "auth:\n  enabled: true\n  rate_limit: {requests_per_second: 10000, burst: 10000}\n"
         "providers:\n"
         f"  everything: {{mode: subprocess, command: [{NODE}, {EVERYTHING}, stdio]}}\n"
+        f"  idler: {{mode: subprocess, command: [{NODE}, {EVERYTHING}, stdio], idle_ttl_s: 1}}\n"
     )
     proc = HangarProcess(work, config=cfg, discover=True, env={"HANGAR_ADMIN_KEY": ADMIN_KEY})
     try:
@@ -180,3 +182,54 @@ def test_rest_invoke_async_runs_a_task_required_tool_as_a_provider_task(server: 
         task = admin.post(f"/api/providers/everything/tools/{TOOL}/invoke-async", json={"arguments": ARGS}).json()
         cancelled = admin.post(f"/api/tasks/{task['task_id']}/cancel").json()
         assert cancelled["status"] == "cancelled"
+
+
+async def test_an_open_task_holds_off_the_idle_shutdown(server: HangarProcess) -> None:
+    async with httpx.AsyncClient(base_url=server.base, headers=ADMIN, timeout=30) as api:
+        async def state() -> str:
+            return str((await api.get("/api/providers/idler")).json()["state"])
+
+        async def cold_within(seconds: float) -> bool:
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                if await state() == "cold":
+                    return True
+                await asyncio.sleep(0.1)
+            return False
+
+        # No task: idle_ttl_s (1 s) after its last use the provider is stopped, as ever.
+        assert await cold_within(15)
+        statuses: list[Any] = []
+        async with via_hangar(server.base, ADMIN, statuses) as h:
+            created = await raw(h, "tools/call", {"name": f"idler__{TOOL}", "arguments": ARGS, "task": {}})
+            tid = created["task"]["taskId"]
+            # The task runs ~4 s (four 1 s stages); nothing is asked of the provider meanwhile,
+            # so only the open task keeps it up past its 1 s idle ttl.
+            seen: set[str] = set()
+            deadline = time.monotonic() + 20
+            while not any(s.status == "completed" for s in statuses):
+                assert time.monotonic() < deadline, statuses
+                seen.add(await state())
+                await asyncio.sleep(0.1)
+            assert seen == {"ready"}
+            # The idle clock restarted when the task ended: the result is still there to fetch.
+            result = await raw(h, "tasks/result", {"taskId": tid})
+            assert "Research Report: hangars" in result["content"][0]["text"]
+            # Then, nothing open and nothing in flight, the provider goes cold.
+            assert await cold_within(10)
+
+
+def test_a_rest_provider_task_holds_off_the_idle_shutdown(server: HangarProcess) -> None:
+    with httpx.Client(base_url=server.base, headers=ADMIN, timeout=30) as admin:
+        task = admin.post(f"/api/providers/idler/tools/{TOOL}/invoke-async", json={"arguments": ARGS}).json()
+        # The provider answers tasks/result only once the task ends: no call is in flight meanwhile,
+        # only the open task keeps the provider up past its 1 s idle ttl.
+        seen: list[str] = []
+        deadline = time.monotonic() + 20
+        while (body := admin.get(f"/api/tasks/{task['task_id']}").json())["status"] == "working":
+            assert time.monotonic() < deadline
+            seen.append(admin.get("/api/providers/idler").json()["state"])
+            time.sleep(0.1)
+        assert body["status"] == "completed", body
+        running = seen[seen.index("ready"):] if "ready" in seen else []
+        assert len(running) > 20 and set(running) == {"ready"}, seen
