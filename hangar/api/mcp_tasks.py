@@ -117,8 +117,10 @@ class McpTasks:
         if not isinstance(task, dict) or not isinstance(task.get("taskId"), str):
             return res if isinstance(res, dict) else {}  # the provider answered at once: a plain result
         ptid = task["taskId"]
-        if self._runtime is not None and task.get("status") not in TERMINAL:
-            self._runtime.task_opened(provider, ptid, task.get("ttl"))  # holds off the idle stop
+        early = self._early.get((provider, ptid)) or {}
+        if self._runtime is not None and task.get("status") not in TERMINAL and early.get("status") not in TERMINAL:
+            # Holds off the idle stop until Hangar sees the task end (unless it already did).
+            self._runtime.task_opened(provider, ptid, task.get("ttl"))
         exposed = self.ids.expose(principal, provider, ptid)
         task["taskId"] = exposed
         self._remember(provider, ptid, _Owner(principal, exposed, ctx.session if _has_session(ctx) else None))
