@@ -23,6 +23,9 @@ log = structlog.get_logger("hangar.progress")
 EVERY_S = 1.0
 STEPS = 10
 """Besides once a second, a line at each tenth of the total: deterministic for short runs."""
+STEPPED_FROM = 10
+"""Work of fewer items than this gets no line per tenth (it would be a line per item: the
+start-up's three providers and six catalog entries); the line a second and the final line stay."""
 
 
 class ProgressSink(Protocol):
@@ -90,7 +93,7 @@ class Progress:
     def _due(self) -> bool:
         now = self._clock()
         step_due = False
-        if self.total:
+        if self.total and self.total >= STEPPED_FROM:
             while self._next_step <= STEPS and self.done * STEPS >= self._next_step * self.total:
                 self._next_step += 1
                 step_due = True

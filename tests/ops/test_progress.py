@@ -42,6 +42,15 @@ def test_lines_are_throttled_to_tenths_and_seconds_with_one_final_line() -> None
     assert done["done"] == done["total"] == 100 and done["failed"] == 10 and done["ok"] == 90
     assert done["elapsed_s"] == pytest.approx(0.1) and done["per_s"] == pytest.approx(1000, rel=0.01)
 
+    # A handful of items: no line per item, only the final one.
+    with capture_logs() as logs:
+        p = Progress("small", 6, clock=clock)
+        for _ in range(6):
+            clock.now += 0.001
+            p.advance()
+        p.finish()
+    assert [e["event"] for e in logs] == ["progress_done"]
+
     # Without a total, only time throttles: a line a second at most.
     with capture_logs() as logs:
         p = Progress("open-ended", clock=clock)
@@ -57,16 +66,16 @@ def test_lines_are_throttled_to_tenths_and_seconds_with_one_final_line() -> None
 def test_a_sink_replaces_the_log_lines(tmp_path: Path) -> None:
     out = tmp_path / "out.txt"
     with out.open("w") as stream, capture_logs() as logs, reporting(PlainSink(stream)):
-        p = Progress("demo", 4)
-        for _ in range(4):
+        p = Progress("demo", 20)
+        for _ in range(20):
             p.advance(outcome="added")
         p.item(item="x", found=3)
         p.finish()
     assert logs == []
     lines = out.read_text().splitlines()
-    assert lines[0].startswith("demo: 1/4 (25%)") and "added=1" in lines[0]
+    assert lines[0].startswith("demo: 2/20 (10%)") and "added=2" in lines[0]
     assert "item=x found=3" in lines[-2]
-    assert lines[-1].startswith("demo done: 4/4 in ") and lines[-1].endswith("added=4")
+    assert lines[-1].startswith("demo done: 20/20 in ") and lines[-1].endswith("added=20")
 
 
 def test_catalog_import_cli_prints_progress_lines_when_piped(tmp_path: Path) -> None:
