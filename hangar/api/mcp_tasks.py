@@ -37,6 +37,7 @@ from hangar.app.bus import CommandContext
 from hangar.app.mcp_catalog import McpCatalog, UnknownToolError
 from hangar.app.runtime_facts import ProviderRuntime
 from hangar.app.task_ids import TaskIds, UnknownTaskError
+from hangar.domain.async_tasks import TERMINAL
 from hangar.domain.errors import HangarError, ProviderUnavailableError
 
 RELATED_TASK = "io.modelcontextprotocol/related-task"
@@ -45,7 +46,6 @@ QUERY_TIMEOUT_S = 30.0
 RESULT_TIMEOUT_S = 3600.0
 """``tasks/result`` blocks until the task ends: as long as a long task may reasonably run."""
 MAX_OWNED = 10_000
-TERMINAL = frozenset({"completed", "failed", "cancelled"})
 MAX_EARLY = 256
 
 TASKS_CAPABILITY = types.ServerTasksCapability(

@@ -28,6 +28,7 @@ import structlog
 from hangar.app.bus import SYSTEM, CommandContext
 from hangar.app.cluster import Coordination, Membership
 from hangar.app.ports import CallOutcome, ProviderConnection
+from hangar.domain.async_tasks import TERMINAL
 from hangar.domain.errors import HangarError, ProviderUnavailableError
 
 if TYPE_CHECKING:
@@ -303,8 +304,8 @@ class ClusterRuntime:
             await self.local.wait_idle(provider_id, timeout_s)
 
     def task_opened(self, provider_id: str, task_id: str, ttl_ms: object = None) -> None:
-        # Counted where the process runs; a task relayed to another replica's process is not
-        # counted there (that replica's idle shutdown does not see it).
+        # Counted where the process runs. A task created through another replica is counted by
+        # the owner when the relayed request passes through it (``note_relayed_task``).
         self.local.task_opened(provider_id, task_id, ttl_ms)
 
     def task_closed(self, provider_id: str, task_id: str) -> None:
@@ -343,7 +344,9 @@ class ClusterRuntime:
             request = getattr(await self.local.connection(pid, ctx, start=True), "request", None)
             if request is None:
                 raise ProviderUnavailableError(f"Provider '{pid}' cannot forward '{op.method}'")
-            return OpResult(result=await request(op.method, op.arguments, op.timeout_s))
+            result = await request(op.method, op.arguments, op.timeout_s)
+            note_relayed_task(self.local, pid, op.method, op.arguments, result)
+            return OpResult(result=result)
         elif op.op == "health":
             return OpResult(ok=await self.check_health(pid, forwarded=True))
         elif op.op == "reset_breaker":
@@ -380,3 +383,23 @@ class ClusterRuntime:
         await asyncio.gather(*self._background, return_exceptions=True)
         self._held.clear()
         await self._peers.close()
+
+
+def note_relayed_task(
+    local: ProviderRuntime, provider_id: str, method: str, arguments: Mapping[str, Any], result: Any
+) -> None:
+    """A task another replica created or asked about, seen by the replica running its process:
+    an open task holds off this replica's idle stop as one created here does, and an answer that
+    shows it ended (or hands over its result) releases it."""
+    if not isinstance(result, dict):
+        return
+    if method == "tools/call":
+        task = result.get("task")
+        if isinstance(task, dict) and isinstance(task.get("taskId"), str) and task.get("status") not in TERMINAL:
+            local.task_opened(provider_id, task["taskId"], task.get("ttl"))
+        return
+    task_id = arguments.get("taskId")
+    if not isinstance(task_id, str):
+        return
+    if method == "tasks/result" or (method in ("tasks/get", "tasks/cancel") and result.get("status") in TERMINAL):
+        local.task_closed(provider_id, task_id)
