@@ -68,7 +68,7 @@ def group_at(m: ReadModels, v: GroupView) -> dict[str, Any]:
 async def groups(log: LogFeatures, as_of: str) -> Response[dict[str, Any]]:
     m = await models_at(log, as_of)
     body = [group_at(m, v) for _, v in sorted(m.groups.views.items())]
-    return Response({"groups": body, "total": len(body)}, headers=_headers(m))
+    return Response({"groups": body}, headers=_headers(m))
 
 
 async def group(log: LogFeatures, as_of: str, group_id: str) -> Response[dict[str, Any]]:
