@@ -163,8 +163,9 @@ async def test_client_cancel_reaches_the_provider_and_history(server: HangarProc
         call.cancel()
         with pytest.raises(asyncio.CancelledError):
             await call
-        assert time.monotonic() - started < 1.0
         await asyncio.to_thread(wait_until, (tmp_path / "cancelled").exists, 3)
+        # The provider's call ended (it saw the cancellation) within a second of the client's cancel.
+        assert time.monotonic() - started < 1.0
         assert (tmp_path / "cancelled").read_text() == "yes"
         async with httpx.AsyncClient() as http:
             for _ in range(60):
@@ -173,7 +174,11 @@ async def test_client_cancel_reaches_the_provider_and_history(server: HangarProc
                 if failed:
                     break
                 await asyncio.sleep(0.05)
+            # One request was cancelled, not the provider torn down: still ready, still answering.
+            assert (await http.get(f"{server.base}/api/providers/{pid}")).json()["state"] == "ready"
         assert failed and failed[-1]["tool_name"] == "long" and failed[-1]["error_type"] == "Cancelled"
+        res = await h.call_tool(f"{pid}__add", {"a": 1, "b": 2})
+        assert res.is_error is False
 
 
 async def test_list_changed_on_add_remove_and_provider_notice(server: HangarProcess, tmp_path: Path) -> None:
@@ -189,7 +194,7 @@ async def test_list_changed_on_add_remove_and_provider_notice(server: HangarProc
             await asyncio.sleep(0.2)  # the resources/prompts notices of the same change
             return result
 
-        pid = await changed_after(lambda: asyncio.to_thread(add_rich, tmp_path and server.base, tmp_path))
+        pid = await changed_after(lambda: asyncio.to_thread(add_rich, server.base, tmp_path))
         assert "notifications/tools/list_changed" in rec.notices
         names = {t.name for t in (await h.list_tools()).tools}
         assert f"{pid}__add" in names
