@@ -274,6 +274,7 @@ class _CallRecord:
 
     def _write_request(self) -> None:
         self._written = asyncio.ensure_future(units.append(self._store, self._stream, None, [self._request]))
+        self._written.add_done_callback(_log_failed_request_record)
 
     def abandon(self) -> None:
         """The call ended without an outcome to record: still record that it was requested."""
@@ -287,6 +288,12 @@ class _CallRecord:
         if self._written is None:
             _, position = await units.append(self._store, self._stream, None, [self._request, outcome])
             return position
+        await self._written  # the request is in the stream before its outcome is appended
         _, position = await units.append(self._store, self._stream, None, [outcome])
-        await self._written
         return position
+
+
+def _log_failed_request_record(written: asyncio.Future[tuple[int, int]]) -> None:
+    # An abandoned call's request record is never awaited: its failure is logged, not lost.
+    if not written.cancelled() and written.exception() is not None:
+        log.error("call_request_record_failed", error=str(written.exception()))

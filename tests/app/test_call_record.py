@@ -53,3 +53,16 @@ async def test_a_call_that_ends_without_outcome_still_records_its_request(monkey
     for _ in range(5):
         await asyncio.sleep(0)
     assert store.appends == [["Requested"]]
+
+
+async def test_an_outcome_never_overtakes_a_request_still_being_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The request's append started (its timer fired) but has not reached the store yet when the
+    call ends: the outcome waits for it, so the stream shows the request first."""
+    monkeypatch.setattr(invoke, "REQUEST_RECORD_DELAY_S", 0.0)
+    store = Store()
+    record = _CallRecord(store, "calls:p", event("Requested"))  # type: ignore[arg-type]
+    while record._written is None:  # noqa: ASYNC110 - the timer fires: the append is scheduled, not yet run
+        await asyncio.sleep(0)
+    assert store.appends == []
+    await record.finish(event("Completed"))
+    assert store.appends == [["Requested"], ["Completed"]]
