@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -11,6 +11,9 @@ from litestar import Controller, MediaType, Request, Response, get
 from litestar.params import Parameter
 from litestar.response import Stream
 
+from hangar.api.deps import command_context
+from hangar.api.permissions import stream_visibility
+from hangar.app.auth.service import AuthService
 from hangar.app.log.ports import MAX_PAGE, EventQuery
 from hangar.app.log.query import public_frame
 from hangar.app.log.wiring import LogFeatures
@@ -86,7 +89,7 @@ class EventsController(Controller):
 
     @get("/events", media_type=MediaType.JSON, summary="Page the event log by global position")
     async def list_events(
-        self, log: LogFeatures,
+        self, request: Request, log: LogFeatures, auth: AuthService,
         from_position: Annotated[int, Parameter(ge=0)] = 0,
         cursor: Annotated[int | None, Parameter(ge=0)] = None,
         limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 100,
@@ -102,11 +105,14 @@ class EventsController(Controller):
             after=from_position if cursor is None else cursor, limit=limit, stream_id=stream_id, stream=stream,
             event_type=event_type, correlation_id=correlation_id, principal=principal, since=since, until=until,
         )
-        page = await log.events.page(q)
+        page = await log.events.page(q, _visibility(request, auth))
         return Response(page_body(page.frames, page.last_position, page.has_more), media_type=MediaType.JSON)
 
     @get("/streams/{stream_id:str}", summary="A stream's version, snapshot version and event count")
-    async def stream_info(self, log: LogFeatures, stream_id: str) -> dict[str, Any]:
+    async def stream_info(
+        self, request: Request, log: LogFeatures, auth: AuthService, stream_id: str
+    ) -> dict[str, Any]:
+        _require_visible(request, auth, stream_id)
         info = await log.events.stream_info(stream_id)
         if info.version == 0 and info.event_count == 0:
             raise StreamNotFoundError(f"Stream '{stream_id}' has no events")
@@ -114,16 +120,17 @@ class EventsController(Controller):
 
     @get("/streams/{stream_id:str}/events", media_type=MediaType.JSON, summary="One stream's events")
     async def stream_events(
-        self, log: LogFeatures, stream_id: str,
+        self, request: Request, log: LogFeatures, auth: AuthService, stream_id: str,
         from_position: Annotated[int, Parameter(ge=0)] = 0,
         limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 100,
     ) -> Response[bytes]:
+        _require_visible(request, auth, stream_id)
         page = await log.events.page(EventQuery(after=from_position, limit=limit, stream_id=stream_id))
         return Response(page_body(page.frames, page.last_position, page.has_more), media_type=MediaType.JSON)
 
     @get("/events/stream", summary="Server-Sent Events: stored events after Last-Event-ID, then live")
     async def event_stream(
-        self, request: Request, log: LogFeatures,
+        self, request: Request, log: LogFeatures, auth: AuthService,
         from_position: Annotated[int | None, Parameter(ge=0)] = None,
         stream_id: Text = None,
         stream: Annotated[str | None, Parameter(max_length=512)] = None,
@@ -135,7 +142,7 @@ class EventsController(Controller):
             after=sse_after(request, from_position), limit=MAX_PAGE, stream_id=stream_id, stream=stream,
             event_type=event_type, correlation_id=correlation_id, principal=principal,
         )
-        follow = log.events.follow(q)
+        follow = log.events.follow(q, _visibility(request, auth))
 
         async def body() -> AsyncIterator[bytes]:
             try:
@@ -145,3 +152,14 @@ class EventsController(Controller):
                 await follow.aclose()  # type: ignore[attr-defined]
 
         return Stream(body(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+def _visibility(request: Request, auth: AuthService) -> Callable[[str], bool] | None:
+    return stream_visibility(auth, command_context(request).principal)
+
+
+def _require_visible(request: Request, auth: AuthService, stream_id: str) -> None:
+    """A stream the caller may not read is answered as one that does not exist."""
+    visible = _visibility(request, auth)
+    if visible is not None and not visible(stream_id):
+        raise StreamNotFoundError(f"Stream '{stream_id}' has no events")

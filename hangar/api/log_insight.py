@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 
 from hangar.api import as_of as as_of_views
+from hangar.api.deps import command_context
+from hangar.api.permissions import stream_visibility
+from hangar.app.auth.service import AuthService
 from hangar.app.log.wiring import LogFeatures
 from hangar.domain.auth import EVERYONE, check_principal_id
 from hangar.domain.errors import ProviderNotFoundError, ValidationError
@@ -74,7 +77,7 @@ class LogInsightController(Controller):
 
     @get("/diff", summary="What changed between two points, with the events responsible")
     async def diff(
-        self, log: LogFeatures,
+        self, request: Request, log: LogFeatures, auth: AuthService,
         from_: Annotated[str, Parameter(query="from", max_length=64)],
         to: Annotated[str, Parameter(query="to", max_length=64)],
     ) -> dict[str, Any]:
@@ -82,7 +85,7 @@ class LogInsightController(Controller):
         start, end = await tt.resolve(from_), await tt.resolve(to)
         if start > end:
             raise ValidationError("from must not be later than to")
-        return await log.insight.diff(start, end)
+        return await log.insight.diff(start, end, stream_visibility(auth, command_context(request).principal))
 
     @get("/providers/{provider_id:str}/history", summary="Each definition and state change: who, when, why")
     async def provider_history(

@@ -14,10 +14,13 @@ and the permission named here; CORS preflight (``OPTIONS``) is always answered.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from hangar.domain.auth import Grant, parse_permission
+
+if TYPE_CHECKING:
+    from hangar.app.auth.service import AuthService
 
 PUBLIC = "public"
 
@@ -262,3 +265,23 @@ def stream_permission(stream_id: str) -> Grant:
         if stream_id.startswith(prefix):
             return grant
     return UNLISTED
+
+
+def stream_visibility(auth: AuthService, principal: str | None) -> Callable[[str], bool] | None:
+    """Which streams ``principal`` may read through the log routes (events, streams, SSE, diff):
+    those whose REST counterpart it may read, the rule the event WebSocket applies to frames.
+    None when authentication is off: every stream."""
+    if not auth.enabled:
+        return None
+    if principal is None:
+        return lambda stream_id: False
+    seen: dict[Grant, bool] = {}
+
+    def visible(stream_id: str) -> bool:
+        grant = stream_permission(stream_id)
+        ok = seen.get(grant)
+        if ok is None:
+            ok = seen[grant] = auth.view.may(principal, grant)
+        return ok
+
+    return visible

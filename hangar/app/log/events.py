@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import msgspec
 
@@ -50,24 +50,25 @@ class EventLog:
         self._projector = projector
         self._queue_size = live_queue_size
 
-    async def page(self, q: EventQuery) -> Page:
+    async def page(self, q: EventQuery, visible: Callable[[str], bool] | None = None) -> Page:
+        """``visible``: the streams the reader may see (None: all); the others are skipped."""
         limit = min(max(q.limit, 1), MAX_PAGE)
         if q.filters_metadata:
-            return await self._filtered_page(q, limit)
+            return await self._filtered_page(q, limit, visible)
         frames: list[bytes] = []
         after, scanned = q.after, 0
         while True:
             # Bare rows framed straight from their stored bytes: the events API's hot path (see
             # docs/performance.md). The store applied every filter; hidden types are left out here.
             batch = await self._store.read_frame_rows(msgspec.structs.replace(q, after=after, limit=limit))
-            last = frame_rows(batch, frames, limit)
+            last = frame_rows(batch, frames, limit, visible)
             after = after if last is None else last
             scanned += len(batch)
             exhausted = len(batch) < limit
             if len(frames) == limit or exhausted or scanned >= SCAN_BUDGET:
                 return Page(frames, after, not exhausted or len(frames) == limit)
 
-    async def _filtered_page(self, q: EventQuery, limit: int) -> Page:
+    async def _filtered_page(self, q: EventQuery, limit: int, visible: Callable[[str], bool] | None) -> Page:
         """A page filtered on metadata too: each row is decoded as a ``RecordedEvent`` to match."""
         frames: list[bytes] = []
         after, scanned = q.after, 0
@@ -75,7 +76,7 @@ class EventLog:
             batch = await self._store.read_events(msgspec.structs.replace(q, after=after, limit=limit))
             for rec in batch:
                 after = rec.position
-                if matches(q, rec):
+                if matches(q, rec) and (visible is None or visible(rec.stream_id)):
                     frames.append(public_frame(rec))
                     if len(frames) == limit:
                         break
@@ -90,7 +91,9 @@ class EventLog:
     async def last_position(self) -> int:
         return await self._store.last_position()
 
-    async def follow(self, q: EventQuery) -> AsyncIterator[RecordedEvent]:
+    async def follow(
+        self, q: EventQuery, visible: Callable[[str], bool] | None = None
+    ) -> AsyncIterator[RecordedEvent]:
         """Every matching event after ``q.after``: stored ones first, then live ones.
 
         The live listener is attached *before* the store is read, so an event is either already
@@ -109,7 +112,7 @@ class EventLog:
                     )
                     for rec in batch:
                         after = rec.position
-                        if matches(q, rec):
+                        if matches(q, rec) and (visible is None or visible(rec.stream_id)):
                             yield rec
                     if len(batch) < CATCH_UP_PAGE:
                         break
@@ -121,7 +124,7 @@ class EventLog:
                     if rec.position <= after:
                         continue
                     after = rec.position
-                    if matches(q, rec):
+                    if matches(q, rec) and (visible is None or visible(rec.stream_id)):
                         yield rec
             finally:
                 self._projector.remove_listener(live)

@@ -6,6 +6,7 @@ All of them read the log and fresh read models only; none appends anything.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -75,11 +76,14 @@ class Insight:
 
     # --- diff and blame ---------------------------------------------------------------------------
 
-    async def diff(self, start: int, end: int) -> dict[str, Any]:
+    async def diff(self, start: int, end: int, visible: Callable[[str], bool] | None = None) -> dict[str, Any]:
+        """``visible``: the resources (by stream id) the reader may see (None: all)."""
         before = resources(await self._tt.at(start))
         after = resources(await self._tt.at(end))
         changes: list[dict[str, Any]] = []
         for key in sorted(before.keys() | after.keys()):
+            if visible is not None and not visible(key):
+                continue
             a, b = before.get(key), after.get(key)
             if a == b:
                 continue
