@@ -58,8 +58,8 @@ class AsyncTasksProjection:
                 created_at=event.created_at, principal=event.principal, instance=event.instance,
                 provider_task=event.provider_task,
             )
-            while len(self.views) > self.keep:
-                self.views.popitem(last=False)
+            if len(self.views) > self.keep:
+                self._forget_oldest_finished(len(self.views) - self.keep)
             return
         view = self.views.get(getattr(event, "task_id", "")) if isinstance(event, at.ASYNC_TASK_EVENTS) else None
         if view is None or view.status != "working":
@@ -75,6 +75,18 @@ class AsyncTasksProjection:
         elif isinstance(event, at.AsyncTaskCancelled):
             view.status = "cancelled"
         view.finished_at = getattr(event, "finished_at", None)
+
+    def _forget_oldest_finished(self, excess: int) -> None:
+        # A task still working stays until it ends: start-up reconciliation finds the working
+        # tasks of a replica that died here, and a forgotten one would stay working for good.
+        doomed: list[str] = []
+        for task_id, view in self.views.items():
+            if len(doomed) == excess:
+                break
+            if view.status != "working":
+                doomed.append(task_id)
+        for task_id in doomed:
+            del self.views[task_id]
 
     def dump(self) -> Any:
         return {k: msgspec.to_builtins(v) for k, v in sorted(self.views.items())}
