@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 import structlog
 
-from hangar.app import codec, units
+from hangar.app import codec
 from hangar.app.bus import CommandBus, CommandContext
 from hangar.app.codec import EventMetadata
 from hangar.app.groups import AddGroupMember, RemoveGroupMember
@@ -261,7 +261,7 @@ class Workloads:
         outcome events)."""
         operation_id = uuid.uuid4().hex
         started = WorkloadOperationStarted(operation_id=operation_id, operation=operation, workloads=names)
-        await units.append(self.store, f"bulk-ops:{operation_id}", None, [codec.encode(started, self._meta(ctx))])
+        await codec.append_one(self.store, f"bulk-ops:{operation_id}", started, self._meta(ctx))
         task = asyncio.create_task(self._bulk(operation, names, ctx, operation_id), name=f"hangar-bulk-{operation}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -279,7 +279,7 @@ class Workloads:
             progress.advance(outcome=outcome, workload=name)
             event = WorkloadOperationCompleted(workload=name, operation=operation, outcome=outcome, error=error,
                                                operation_id=operation_id, done=progress.done, total=len(names))
-            await units.append(self.store, f"workload-ops:{name}", None, [codec.encode(event, self._meta(ctx))])
+            await codec.append_one(self.store, f"workload-ops:{name}", event, self._meta(ctx))
 
         results = await asyncio.gather(*(one(n) for n in names), return_exceptions=True)
         for r in results:
