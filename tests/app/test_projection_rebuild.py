@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 
@@ -45,9 +46,18 @@ async def test_rebuild_from_zero_matches_live(tmp_path: Path) -> None:
             await bus.execute(InvokeTool(provider_id="live", tool="add", arguments={"a": n, "b": 1}), CTX)
         await bus.execute(StopProvider("live", "done"), CTX)
 
+        # A runtime fact may still land after the last command (the provider's exit is reported
+        # by the supervisor): compare at a moment the log and the live models agree on.
+        for _ in range(50):
+            last = await services.store.last_position()
+            await services.projector.wait_for(last)
+            records = await services.store.read_all(0, limit=100_000)
+            if records[-1].position == services.projector.position == await services.store.last_position():
+                break
+            await asyncio.sleep(0.1)
         rebuilt = ProvidersProjection()
         projector = Projector(services.store, [rebuilt])
-        for rec in await services.store.read_all(0, limit=100_000):
+        for rec in records:
             projector.apply(rec)
         assert projector.position == services.projector.position
         assert rebuilt.dump() == services.providers.dump()
