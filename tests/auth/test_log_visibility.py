@@ -54,3 +54,13 @@ def test_a_viewer_reads_only_the_streams_its_role_may_read(server: AuthHangar, a
         assert not [c["resource"] for c in changes if c["resource"].startswith(HIDDEN_FROM_VIEWER)]
         admin_changes = admin.get("/api/diff", params={"from": "0", "to": str(last)}).json()["changes"]
         assert any(c["resource"] == "auth:role:logvis-role" for c in admin_changes)
+
+
+def test_a_bad_diff_range_is_422_and_changes_nothing(admin: httpx.Client) -> None:
+    before = all_events(admin)
+    for params in ({"from": "5", "to": "2"}, {"from": "yesterday", "to": "3"}, {"from": "0"}):
+        r = admin.get("/api/diff", params=params)
+        assert r.status_code in (400, 422), (params, r.text)
+        body = r.json()
+        assert set(body) == {"error", "message", "status_code"} and body["status_code"] == r.status_code
+    assert all_events(admin) == before
